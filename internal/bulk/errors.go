@@ -29,6 +29,7 @@ type Error struct {
 	Code    string
 	Message string
 	Line    int
+	cause   error // for logs and errors.Is; never shown to the uploader
 }
 
 func (e *Error) Error() string {
@@ -38,6 +39,15 @@ func (e *Error) Error() string {
 	return "bulk: " + e.Message
 }
 
+// Unwrap returns the underlying error, if any (for example excelize's).
+func (e *Error) Unwrap() error { return e.cause }
+
 func errorf(code string, line int, format string, args ...any) *Error {
 	return &Error{Code: code, Line: line, Message: fmt.Sprintf(format, args...)}
+}
+
+func causef(cause error, code string, line int, format string, args ...any) *Error {
+	e := errorf(code, line, format, args...)
+	e.cause = cause
+	return e
 }

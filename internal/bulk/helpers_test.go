@@ -3,7 +3,9 @@ package bulk
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"io"
+	"strconv"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -84,3 +86,7 @@ func xlsxFile(t testing.TB, rows [][]any, extraSheets ...string) []byte {
 	}
 	return buf.Bytes()
 }
+
+func hashOf(s *emailSet, email string) uint64 { return maphash.String(s.seed, email) }
+
+func itoa(i int) string { return strconv.Itoa(i) }

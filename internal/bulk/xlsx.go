@@ -34,7 +34,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 		if f != nil {
 			_ = f.Close()
 		}
-		return nil, errorf(CodeUnsupportedFile, 0, "the file is not a readable XLSX workbook (%v)", err)
+		return nil, causef(err, CodeUnsupportedFile, 0, "the file is not a readable XLSX workbook")
 	}
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
@@ -44,7 +44,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 	rows, err := f.Rows(sheets[0])
 	if err != nil {
 		_ = f.Close()
-		return nil, errorf(CodeUnsupportedFile, 0, "the first sheet of the workbook cannot be read (%v)", err)
+		return nil, causef(err, CodeUnsupportedFile, 0, "the first sheet of the workbook cannot be read")
 	}
 	return &xlsxSource{f: f, rows: rows}, nil
 }
@@ -60,7 +60,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 func checkZip(r io.ReaderAt, size int64, lim Limits) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return errorf(CodeUnsupportedFile, 0, "the file is damaged or is not an XLSX workbook")
+		return causef(err, CodeUnsupportedFile, 0, "the file is damaged or is not an XLSX workbook")
 	}
 	var total, inMemory uint64
 	var types, ods bool
@@ -98,7 +98,7 @@ func checkZip(r io.ReaderAt, size int64, lim Limits) error {
 	}
 	for _, zf := range zr.File {
 		if err := inflate(zf); err != nil {
-			return errorf(CodeUnsupportedFile, 0, "the file is damaged (%s cannot be unpacked)", zf.Name)
+			return causef(err, CodeUnsupportedFile, 0, "the file is damaged (%s cannot be unpacked)", zf.Name)
 		}
 	}
 	return nil
@@ -131,7 +131,7 @@ func (s *xlsxSource) next() (line int, cells []string, err error) {
 	}()
 	if !s.rows.Next() {
 		if err := s.rows.Error(); err != nil {
-			return 0, nil, errorf(CodeUnsupportedFile, s.line+1, "the workbook cannot be read past this row (%v)", err)
+			return 0, nil, causef(err, CodeUnsupportedFile, s.line+1, "the workbook cannot be read past this row")
 		}
 		return 0, nil, io.EOF
 	}
@@ -140,7 +140,7 @@ func (s *xlsxSource) next() (line int, cells []string, err error) {
 	s.line++
 	cells, err = s.rows.Columns()
 	if err != nil {
-		return 0, nil, errorf(CodeUnsupportedFile, s.line, "this row of the workbook cannot be read (%v)", err)
+		return 0, nil, causef(err, CodeUnsupportedFile, s.line, "this row of the workbook cannot be read")
 	}
 	return s.line, cells, nil
 }
