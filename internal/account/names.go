@@ -1,0 +1,94 @@
+package account
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Username limits.
+const (
+	MinUsernameLen = 2
+	MaxUsernameLen = 32
+)
+
+// UsernameFromEmail proposes a username from an email's local part:
+// lowercased, with "+tags" dropped and every run of characters other than
+// a–z, 0–9, "." and "_" turned into one "-" ("Ana.Silva+x@…" → "ana.silva").
+func UsernameFromEmail(email string) string {
+	local := email
+	if at := strings.LastIndexByte(email, '@'); at >= 0 {
+		local = email[:at]
+	}
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	name := sanitize(strings.ToLower(local), "._")
+	if len(name) > MaxUsernameLen {
+		name = strings.TrimRight(name[:MaxUsernameLen], "-._")
+	}
+	for len(name) < MinUsernameLen {
+		name += "user"[:MinUsernameLen]
+	}
+	return name
+}
+
+// CheckUsername returns why u is not an acceptable username ("" if it is).
+func CheckUsername(u string) string {
+	n := utf8.RuneCountInString(u)
+	switch {
+	case n < MinUsernameLen || n > MaxUsernameLen:
+		return "must be 2 to 32 characters"
+	case u != strings.ToLower(u):
+		return "must be lowercase"
+	}
+	for i, r := range u {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)
+		if !ok {
+			return "may contain only a-z, 0-9, dot, underscore and hyphen"
+		}
+		if (i == 0 || i == len(u)-1) && !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return "must start and end with a letter or digit"
+		}
+	}
+	return ""
+}
+
+// Slug derives an organization's slug from its name: lowercased, every run
+// of characters other than a–z and 0–9 replaced by one "-", trimmed of "-"
+// ("Acme Corp" → "acme-corp"). An empty result becomes "org".
+func Slug(name string) string {
+	s := sanitize(strings.ToLower(name), "")
+	if len(s) > 48 {
+		s = strings.TrimRight(s[:48], "-")
+	}
+	if s == "" {
+		return "org"
+	}
+	return s
+}
+
+// WithSuffix returns base with a numeric suffix for the n-th clash (n ≥ 2):
+// "acme" → "acme-2".
+func WithSuffix(base string, n int) string {
+	return base + "-" + strconv.Itoa(n)
+}
+
+// sanitize keeps a–z, 0–9 and the runes in keep, turning every other run
+// into one "-", and trims "-" and keep-runes from both ends.
+func sanitize(s, keep string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune(keep, r) {
+			b.WriteRune(r)
+			dash = false
+			continue
+		}
+		if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-"+keep)
+}

@@ -1,0 +1,182 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"usher/internal/account"
+)
+
+// CreateUser makes an account directly (the operator's `usher admin
+// create`), checked against the default password policy.
+func (s *Service) CreateUser(ctx context.Context, email, password string, instanceAdmin bool) (*account.User, error) {
+	norm, err := account.NormalizeEmail(email)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidEmail, Message: err.Error()}
+	}
+	if broken := account.PolicyNIST.Check(password); len(broken) > 0 {
+		return nil, &Error{Code: CodeWeakPassword, Message: "the password does not meet the policy: " + ruleList(broken)}
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	var u *account.User
+	err = s.inTx(ctx, func(tx Tx) error {
+		if _, err := tx.UserByEmail(ctx, norm); err == nil {
+			return errorf(CodeConflict, "an account for %s exists already", norm)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		username, err := s.freeUsername(ctx, tx, account.UsernameFromEmail(norm))
+		if err != nil {
+			return err
+		}
+		u = &account.User{ID: NewID(), Email: norm, Username: username, PasswordHash: hash,
+			InstanceAdmin: instanceAdmin, CreatedAt: s.Now()}
+		return s.createAccount(ctx, tx, u)
+	})
+	return u, err
+}
+
+// CreateOrg makes an organization owned by the user with ownerEmail.
+func (s *Service) CreateOrg(ctx context.Context, name, slug, ownerEmail string) (*account.Organization, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return nil, invalid(fieldErr("name", "invalid", "must be 1 to 100 characters"))
+	}
+	if slug != "" && account.Slug(slug) != slug {
+		return nil, invalid(fieldErr("slug", "invalid", "may contain only a-z, 0-9 and single hyphens"))
+	}
+	norm, err := account.NormalizeEmail(ownerEmail)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidEmail, Message: err.Error()}
+	}
+	var org *account.Organization
+	err = s.inTx(ctx, func(tx Tx) error {
+		owner, err := tx.UserByEmail(ctx, norm)
+		if errors.Is(err, ErrNotFound) {
+			return errorf(CodeNotFound, "no account for %s; create it first", norm)
+		}
+		if err != nil {
+			return err
+		}
+		org, err = s.newOrg(ctx, tx, name, slug, owner, false)
+		return err
+	})
+	return org, err
+}
+
+// newOrg inserts an organization with the built-in roles and owner as its
+// owner. An explicit slug must be free; a derived one gets a suffix.
+func (s *Service) newOrg(ctx context.Context, tx Tx, name, slug string, owner *account.User, personal bool) (*account.Organization, error) {
+	explicit := slug != ""
+	base := slug
+	if !explicit {
+		base = account.Slug(name)
+	}
+	org := &account.Organization{ID: NewID(), Name: name, Personal: personal, Settings: account.DefaultSettings(), CreatedAt: s.Now()}
+	for n := 1; ; n++ {
+		org.Slug = base
+		if n > 1 {
+			org.Slug = account.WithSuffix(base, n)
+		}
+		_, err := tx.OrgBySlug(ctx, org.Slug)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if explicit {
+			return nil, invalid(fieldErr("slug", "taken", fmt.Sprintf("%q is taken", slug)))
+		}
+	}
+	if err := tx.InsertOrg(ctx, org); err != nil {
+		return nil, err
+	}
+	for _, r := range account.BuiltInRoles() {
+		if err := tx.InsertRole(ctx, org.ID, r); err != nil {
+			return nil, err
+		}
+	}
+	err := tx.PutMembership(ctx, &account.Membership{OrgID: org.ID, UserID: owner.ID, Role: account.RoleOwner,
+		Admin: true, Active: true, CreatedAt: s.Now()})
+	return org, err
+}
+
+// CreateAPIKey makes a key for the organization slug, attributed to the
+// organization's owner (or createdBy, if given), and returns the key: it
+// is shown once and only its hash is kept.
+func (s *Service) CreateAPIKey(ctx context.Context, slug, name string, createdBy Actor) (string, *APIKey, error) {
+	if len(name) > 100 {
+		return "", nil, invalid(fieldErr("name", "invalid", "at most 100 characters"))
+	}
+	secret := NewSecret("usk_")
+	key := &APIKey{ID: NewID(), Name: name, Prefix: secret[:10], Hash: HashToken(secret), CreatedAt: s.Now()}
+	err := s.inTx(ctx, func(tx Tx) error {
+		var org *account.Organization
+		var err error
+		if createdBy == System {
+			org, err = tx.OrgBySlug(ctx, slug)
+			if errors.Is(err, ErrNotFound) {
+				return errorf(CodeNotFound, "no organization %q", slug)
+			}
+			if err != nil {
+				return err
+			}
+			members, err := tx.Members(ctx, org.ID)
+			if err != nil {
+				return err
+			}
+			for _, m := range members {
+				if m.Role == account.RoleOwner && m.Active {
+					key.UserID = m.UserID
+					break
+				}
+			}
+		} else {
+			if org, err = s.access(ctx, tx, createdBy, slug, account.PermManageSettings); err != nil {
+				return err
+			}
+			key.UserID = createdBy.UserID
+		}
+		key.OrgID = org.ID
+		if err := tx.InsertAPIKey(ctx, key); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, org.ID, createdBy, "apikey.create", key.Prefix, name)
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, key, nil
+}
+
+// AuthenticateKey returns the actor of an API key.
+func (s *Service) AuthenticateKey(ctx context.Context, secret string) (Actor, error) {
+	unauthorized := errorf(CodeUnauthorized, "the API key is not valid")
+	if !strings.HasPrefix(secret, "usk_") || len(secret) > 100 {
+		return Actor{}, unauthorized
+	}
+	var actor Actor
+	err := s.store.View(ctx, func(tx Tx) error {
+		key, err := tx.APIKeyByHash(ctx, HashToken(secret))
+		if errors.Is(err, ErrNotFound) {
+			return unauthorized
+		}
+		if err != nil {
+			return err
+		}
+		actor = Actor{UserID: key.UserID, KeyOrgID: key.OrgID, KeyID: key.ID}
+		if key.UserID != "" {
+			if u, err := tx.UserByID(ctx, key.UserID); err == nil {
+				actor.Email = u.Email
+			}
+		}
+		return nil
+	})
+	return actor, err
+}

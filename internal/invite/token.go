@@ -1,0 +1,86 @@
+package invite
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+)
+
+// Invitation tokens.
+//
+// A token is stored only as its SHA-256 hash. The email that carries it is
+// sent later, by a background job (the job is written in the invitation's
+// transaction, product.md §6), and reminders days later carry the same
+// link, so the job must be able to rebuild the token without the database
+// holding it. Each issue therefore draws a 256-bit nonce from crypto/rand,
+// stores the nonce beside the hash, and derives the token as
+// HMAC-SHA256(instance key, invitation id, nonce). Someone holding a copy
+// of the database alone (a backup, a replica) cannot compute any link; the
+// instance key lives outside the database. Rotating (resend, link) draws a
+// new nonce, so every older link stops working at once.
+
+// KeySize is the size of an instance key in bytes.
+const KeySize = 32
+
+// Tokens issues and recognizes invitation tokens with one instance key.
+type Tokens struct {
+	key []byte
+}
+
+// NewTokens returns a token issuer for key (KeySize bytes).
+func NewTokens(key []byte) (*Tokens, error) {
+	if len(key) < KeySize {
+		return nil, errors.New("invite: instance key must be at least 32 bytes")
+	}
+	return &Tokens{key: key}, nil
+}
+
+// NewNonce draws a fresh 256-bit nonce.
+func NewNonce() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Token derives the token of invitation id issued with nonce.
+func (t *Tokens) Token(id, nonce string) string {
+	m := hmac.New(sha256.New, t.key)
+	m.Write([]byte("usher/invitation/v1\x00"))
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write([]byte(nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// HashToken returns the hash under which a token (or any other bearer
+// secret: API keys, session ids) is stored.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewSecret returns a random URL-safe secret of 256 bits, with prefix
+// (such as "usk_" for API keys) so that leaked keys are recognizable.
+func NewSecret(prefix string) string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// plausibleToken rejects, before any database work, text that cannot be a
+// token: tokens are 43 base64url characters.
+func plausibleToken(tok string) bool {
+	if len(tok) != 43 {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,146 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"usher/internal/invite"
+)
+
+// IdempotentResponse is a stored answer to a request with an
+// Idempotency-Key.
+type IdempotentResponse struct {
+	RequestHash string
+	Status      int
+	Body        []byte
+}
+
+// Idempotent returns the stored answer for (scope, key) if it is younger
+// than maxAge; invite.ErrNotFound otherwise.
+func (s *Store) Idempotent(ctx context.Context, scope, key string, now time.Time, maxAge time.Duration) (*IdempotentResponse, error) {
+	t := &tx{q: s.write, d: s.dialect}
+	var r IdempotentResponse
+	var body string
+	err := t.q.QueryRowContext(ctx, `SELECT request_hash, status, body FROM idempotency_keys
+		WHERE scope = $1 AND key = $2 AND created_at > $3`, scope, key, t.t(now.Add(-maxAge))).Scan(&r.RequestHash, &r.Status, &body)
+	if err := one(err, "idempotency key"); err != nil {
+		return nil, err
+	}
+	r.Body = []byte(body)
+	return &r, nil
+}
+
+// SaveIdempotent stores the answer for (scope, key); a concurrent request
+// that stored first wins (invite.ErrConflict).
+func (s *Store) SaveIdempotent(ctx context.Context, scope, key string, r IdempotentResponse, now time.Time) error {
+	return s.inTx(ctx, func(t *tx) error {
+		res, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status,
+			body = excluded.body, created_at = excluded.created_at WHERE idempotency_keys.created_at <= $7`,
+			scope, key, r.RequestHash, r.Status, string(r.Body), t.t(now), t.t(now.Add(-24*time.Hour)))
+		return affected(res, err, invite.ErrConflict)
+	})
+}
+
+// PurgeIdempotency removes answers older than before.
+func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	t := &tx{q: s.write, d: s.dialect}
+	res, err := t.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, t.t(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: purge idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	Hash       string
+	UserID     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// CreateSession stores a session by the hash of its id.
+func (s *Store) CreateSession(ctx context.Context, ses Session) error {
+	return s.inTx(ctx, func(t *tx) error {
+		_, err := t.q.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)`,
+			ses.Hash, ses.UserID, t.t(ses.CreatedAt), t.t(ses.LastSeenAt))
+		return err
+	})
+}
+
+// SessionByHash returns a session; invite.ErrNotFound if there is none.
+func (s *Store) SessionByHash(ctx context.Context, hash string) (*Session, error) {
+	t := &tx{q: s.read, d: s.dialect}
+	var ses Session
+	err := t.q.QueryRowContext(ctx, `SELECT hash, user_id, created_at, last_seen_at FROM sessions WHERE hash = $1`, hash).
+		Scan(&ses.Hash, &ses.UserID, tc(&ses.CreatedAt), tc(&ses.LastSeenAt))
+	if err := one(err, "session"); err != nil {
+		return nil, err
+	}
+	return &ses, nil
+}
+
+// TouchSession records activity on a session.
+func (s *Store) TouchSession(ctx context.Context, hash string, at time.Time) error {
+	return s.inTx(ctx, func(t *tx) error {
+		_, err := t.q.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE hash = $1`, hash, t.t(at))
+		return err
+	})
+}
+
+// DeleteSessions removes one session (hash) or all of a user's (userID).
+func (s *Store) DeleteSessions(ctx context.Context, hash, userID string) error {
+	return s.inTx(ctx, func(t *tx) error {
+		_, err := t.q.ExecContext(ctx, `DELETE FROM sessions WHERE hash = $1 OR user_id = $2`, hash, userID)
+		return err
+	})
+}
+
+// AcquireLease takes or renews the lease name for holder until now+d, and
+// reports whether holder has it. Instances sharing a database use it so
+// that periodic work runs on one of them at a time; a dead holder's lease
+// runs out and another instance takes over.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now time.Time, d time.Duration) (bool, error) {
+	var got bool
+	err := s.inTx(ctx, func(t *tx) error {
+		res, err := t.q.ExecContext(ctx, `INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+			WHERE leases.holder = excluded.holder OR leases.until < $4`, name, holder, t.t(now.Add(d)), t.t(now))
+		if err != nil {
+			return fmt.Errorf("sqlstore: lease: %w", err)
+		}
+		n, err := res.RowsAffected()
+		got = n > 0
+		return err
+	})
+	return got, err
+}
+
+// InstanceKey returns the instance's secret key, creating it on first use.
+// An operator may instead pass one in configuration; a key kept here is
+// readable by whoever can read the database.
+func (s *Store) InstanceKey(ctx context.Context) ([]byte, error) {
+	var value string
+	err := s.inTx(ctx, func(t *tx) error {
+		err := t.q.QueryRowContext(ctx, `SELECT value FROM instance WHERE key = 'secret'`).Scan(&value)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		b := make([]byte, invite.KeySize)
+		rand.Read(b)
+		value = hex.EncodeToString(b)
+		_, err = t.q.ExecContext(ctx, `INSERT INTO instance (key, value) VALUES ('secret', $1)`, value)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: instance key: %w", err)
+	}
+	return hex.DecodeString(value)
+}

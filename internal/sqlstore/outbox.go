@@ -1,0 +1,183 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"usher/internal/invite"
+)
+
+func (t *tx) EnqueueEmail(ctx context.Context, e *invite.Email) error {
+	data := "{}"
+	if len(e.Data) > 0 {
+		data = string(e.Data)
+	}
+	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data,
+		created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, e.OrgID, e.Kind, null(e.InvitationID), null(e.UserID), e.To, data, t.t(e.DueAt), t.t(e.DueAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: enqueue email: %w", err)
+	}
+	return nil
+}
+
+// OutboxEmail is a due email claimed by a worker.
+type OutboxEmail struct {
+	invite.Email
+	Attempts  int
+	CreatedAt time.Time
+}
+
+// ClaimEmails leases up to limit due emails to owner until now+lease. An
+// email whose lease ran out (its worker died) is claimable again, so
+// delivery is at least once; the lease and the sent mark keep it to once
+// in every case but a crash between the SMTP server's acceptance and the
+// mark.
+func (s *Store) ClaimEmails(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxEmail, error) {
+	var out []OutboxEmail
+	err := s.inTx(ctx, func(t *tx) error {
+		out = out[:0]
+		lock := ""
+		if t.d == Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`UPDATE outbox SET lease_owner = $1, lease_until = $2,
+			attempts = attempts + 1
+			WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND due_at <= $3
+				AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at, id LIMIT %d%s)
+			AND status = 'queued' AND (lease_until IS NULL OR lease_until < $3)
+			RETURNING id, org_id, kind, invitation_id, user_id, recipient, data, due_at, attempts, created_at`, limit, lock),
+			owner, t.t(now.Add(lease)), t.t(now))
+		if err != nil {
+			return fmt.Errorf("sqlstore: claim emails: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e OutboxEmail
+			var data string
+			if err := rows.Scan(&e.ID, &e.OrgID, &e.Kind, ns(&e.InvitationID), ns(&e.UserID), &e.To, &data,
+				tc(&e.DueAt), &e.Attempts, tc(&e.CreatedAt)); err != nil {
+				return err
+			}
+			e.Data = json.RawMessage(data)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// EmailResult is what became of one claimed email.
+type EmailResult struct {
+	Email     OutboxEmail
+	Sent      bool
+	Permanent bool      // a permanent failure: not retried
+	Error     string    // why it failed
+	RetryAt   time.Time // for a temporary failure
+}
+
+// CompleteEmails records delivery results, and on the invitation an email
+// was about, its delivery status (only for its latest invitation or
+// reminder email: an older one's result is stale).
+func (s *Store) CompleteEmails(ctx context.Context, now time.Time, results []EmailResult) error {
+	return s.inTx(ctx, func(t *tx) error {
+		for _, r := range results {
+			var err error
+			status := ""
+			switch {
+			case r.Sent:
+				status = invite.DeliverySent
+				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $2, last_error = '',
+					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, t.t(now))
+			case r.Permanent:
+				status = invite.DeliveryFailed
+				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = $2,
+					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
+			default:
+				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET due_at = $2, last_error = $3,
+					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, t.t(r.RetryAt), r.Error)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlstore: complete email: %w", err)
+			}
+			if status == "" || r.Email.InvitationID == "" ||
+				(r.Email.Kind != invite.MailInvitation && r.Email.Kind != invite.MailReminder) {
+				continue
+			}
+			delivered := time.Time{}
+			if r.Sent {
+				delivered = now
+			}
+			// Bumping the version makes a lifecycle change that read the
+			// invitation before this write retry, instead of writing back a
+			// stale delivery status.
+			_, err = t.q.ExecContext(ctx, `UPDATE invitations SET delivery_status = $2, delivery_error = $3,
+				delivered_at = $4, version = version + 1 WHERE id = $1 AND NOT EXISTS (
+				SELECT 1 FROM outbox o WHERE o.invitation_id = $1 AND o.kind IN ('invitation', 'reminder')
+				AND (o.created_at > $5 OR (o.created_at = $5 AND o.id > $6)))`,
+				r.Email.InvitationID, status, r.Error, t.t(delivered), t.t(r.Email.CreatedAt), r.Email.ID)
+			if err != nil {
+				return fmt.Errorf("sqlstore: delivery status: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// MailboxMessage is a message kept by the built-in mailbox.
+type MailboxMessage struct {
+	ID       string    `json:"id"`
+	OutboxID string    `json:"-"`
+	To       string    `json:"to"`
+	Subject  string    `json:"subject"`
+	Text     string    `json:"text"`
+	HTML     string    `json:"html"`
+	SentAt   time.Time `json:"sent_at"`
+}
+
+// SaveMailbox stores a message in the built-in mailbox; saving the same
+// outbox email twice keeps one copy.
+func (s *Store) SaveMailbox(ctx context.Context, msgs []MailboxMessage) error {
+	return s.inTx(ctx, func(t *tx) error {
+		for _, m := range msgs {
+			_, err := t.q.ExecContext(ctx, `INSERT INTO mailbox (id, outbox_id, recipient, subject, text_body, html_body, sent_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+				m.ID, null(m.OutboxID), m.To, m.Subject, m.Text, m.HTML, t.t(m.SentAt))
+			if err != nil {
+				return fmt.Errorf("sqlstore: save mailbox: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Mailbox lists the built-in mailbox, newest first, optionally only the
+// messages to one address.
+func (s *Store) Mailbox(ctx context.Context, to string, limit int) ([]MailboxMessage, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	t := &tx{q: s.read, d: s.dialect}
+	q := `SELECT id, recipient, subject, text_body, html_body, sent_at FROM mailbox`
+	args := []any{}
+	if to != "" {
+		q += ` WHERE recipient = $1`
+		args = append(args, to)
+	}
+	rows, err := t.q.QueryContext(ctx, q+fmt.Sprintf(` ORDER BY sent_at DESC, id DESC LIMIT %d`, limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: mailbox: %w", err)
+	}
+	defer rows.Close()
+	out := []MailboxMessage{}
+	for rows.Next() {
+		var m MailboxMessage
+		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Text, &m.HTML, tc(&m.SentAt)); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
