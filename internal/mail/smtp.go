@@ -138,6 +138,19 @@ func (s *SMTPSender) Send(ctx context.Context, msgs []Message) []error {
 	}
 
 	var conn connRef
+	// go-mail's client holds a lock while it waits for a reply and resets
+	// the socket deadline at each step, so the sure way to interrupt it is
+	// to close the socket. Registered before dialing so that a cancel while
+	// waiting for the greeting counts too.
+	stop := context.AfterFunc(ctx, conn.interrupt)
+	defer stop()
+	interrupted := func(err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%w: %w", ctxErr, err)
+		}
+		return err
+	}
+
 	client, err := s.client(&conn)
 	if err != nil {
 		failAll(err)
@@ -145,16 +158,12 @@ func (s *SMTPSender) Send(ctx context.Context, msgs []Message) []error {
 	}
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		failAll(fmt.Errorf("connect to %s: %w", s.cfg.Addr(), err))
+		failAll(interrupted(fmt.Errorf("connect to %s: %w", s.cfg.Addr(), err)))
 		return errs
 	}
 	// QUIT politely; the messages were accepted or not already, so its
 	// outcome changes nothing.
 	defer func() { _ = client.CloseWithSMTPClient(sc) }()
-	// go-mail's client holds a lock while it waits for a reply, so the way
-	// to interrupt it is to expire the socket's deadline.
-	stop := context.AfterFunc(ctx, conn.interrupt)
-	defer stop()
 
 	for _, i := range todo {
 		if err := ctx.Err(); err != nil {
@@ -172,6 +181,9 @@ func (s *SMTPSender) Send(ctx context.Context, msgs []Message) []error {
 			err = se
 		}
 		code, temp := classify(err)
+		if code == 0 {
+			err = interrupted(err)
+		}
 		errs[i] = &DeliveryError{To: msgs[i].To, Code: code, Temporary: temp, Err: err}
 	}
 	return errs
@@ -221,7 +233,7 @@ func (s *SMTPSender) client(conn *connRef) (*gomail.Client, error) {
 }
 
 // dialer connects, does the TLS handshake for smtps://, and remembers the
-// connection so that a cancelled context can interrupt it.
+// TCP connection so that a cancelled context can interrupt it.
 func (s *SMTPSender) dialer(ref *connRef) gomail.DialContextFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
@@ -229,37 +241,44 @@ func (s *SMTPSender) dialer(ref *connRef) gomail.DialContextFunc {
 		if err != nil {
 			return nil, err
 		}
-		if s.cfg.ImplicitTLS {
-			tc := tls.Client(conn, s.tlsConfig)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				_ = conn.Close()
-				return nil, err
-			}
-			conn = tc
-		}
 		ref.set(conn)
-		return conn, nil
+		if !s.cfg.ImplicitTLS {
+			return conn, nil
+		}
+		// go-mail recognizes an encrypted connection by its *tls.Conn type,
+		// so the TLS layer is returned as is, not wrapped.
+		tc := tls.Client(conn, s.tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return tc, nil
 	}
 }
 
-// connRef is the batch's connection, for interrupting it from another
+// connRef is the batch's TCP connection, for interrupting it from another
 // goroutine.
 type connRef struct {
-	mu   sync.Mutex
-	conn net.Conn
+	mu      sync.Mutex
+	conn    net.Conn
+	stopped bool
 }
 
 func (r *connRef) set(c net.Conn) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.conn = c
-	r.mu.Unlock()
+	if r.stopped {
+		_ = c.Close()
+	}
 }
 
 func (r *connRef) interrupt() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopped = true
 	if r.conn != nil {
-		_ = r.conn.SetDeadline(time.Unix(1, 0))
+		_ = r.conn.Close()
 	}
 }
 

@@ -311,9 +311,9 @@ func TestSendCancelledContext(t *testing.T) {
 	}
 }
 
-func TestSendTimeout(t *testing.T) {
-	t.Parallel()
-	// A server that accepts the connection and never greets.
+// silentServer accepts connections and never says a word.
+func silentServer(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +328,12 @@ func TestSendTimeout(t *testing.T) {
 			t.Cleanup(func() { c.Close() })
 		}
 	}()
-	sender := newSender(t, "smtp://"+l.Addr().String(), WithTimeout(200*time.Millisecond))
+	return "smtp://" + l.Addr().String()
+}
+
+func TestSendTimeout(t *testing.T) {
+	t.Parallel()
+	sender := newSender(t, silentServer(t), WithTimeout(200*time.Millisecond))
 	start := time.Now()
 	errs := send(t, sender, messages(t, 2))
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
@@ -338,6 +343,58 @@ func TestSendTimeout(t *testing.T) {
 		if err == nil || !IsTemporary(err) {
 			t.Errorf("Send() to a silent server: error[%d] = %v, want a temporary error", i, err)
 		}
+	}
+}
+
+func TestSendCancelInterruptsWaiting(t *testing.T) {
+	t.Parallel()
+	// The timeout is long; only the context can end this conversation soon.
+	sender := newSender(t, silentServer(t), WithTimeout(time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	errs := sender.Send(ctx, messages(t, 2))
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("Send() with a 200ms context took %v", elapsed)
+	}
+	for i, err := range errs {
+		if !errors.Is(err, context.DeadlineExceeded) || !IsTemporary(err) {
+			t.Errorf("Send() error[%d] = %v, want a temporary error wrapping context.DeadlineExceeded", i, err)
+		}
+	}
+}
+
+func TestSendServerGoesDownMidBatch(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.NewServer(t)
+	few := messages(t, 5)
+	msgs := make([]Message, 1000)
+	for i := range msgs {
+		msgs[i] = few[i%len(few)]
+		msgs[i].To = fmt.Sprintf("user%04d@example.com", i)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = srv.WaitFor(ctx, 30)
+		srv.Stop()
+	}()
+	errs := send(t, newSender(t, srv.URL()), msgs)
+
+	accepted := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			accepted++
+		case !IsTemporary(err):
+			t.Errorf("Send() error[%d] = %v, want a temporary error", i, err)
+		}
+	}
+	// Every message reported sent arrived. At most one more arrived than was
+	// reported: the server may take the data and die before it answers,
+	// which SMTP cannot tell from a loss (delivery is at least once).
+	if got := srv.Count(); got < accepted || got > accepted+1 || accepted == len(msgs) {
+		t.Errorf("server received %d messages, Send() reported %d of %d accepted", got, accepted, len(msgs))
 	}
 }
 
