@@ -158,6 +158,9 @@ func (s *SMTPSender) Send(ctx context.Context, msgs []Message) []error {
 	}
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
+		// go-mail leaves the socket open when a step after connecting
+		// fails (STARTTLS, AUTH).
+		conn.interrupt()
 		failAll(interrupted(fmt.Errorf("connect to %s: %w", s.cfg.Addr(), err)))
 		return errs
 	}
