@@ -275,9 +275,10 @@ func TestDraftSendEditAndDecline(t *testing.T) {
 func TestApproval(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
 		b := setup(t, e)
-		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) {
+		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) error {
 			s.AutoApproval = false
 			s.PasswordPolicy = account.PolicyStrict
+			return nil
 		}))
 		c1 := b.invite(t, "eve@x.test", invite.Options{Groups: []string{"Neighborhood A"}})
 		c2 := b.invite(t, "fay@x.test", invite.Options{})
@@ -356,14 +357,14 @@ func TestExistingUsers(t *testing.T) {
 		}
 
 		// With add-existing-users on, a registered user becomes a member at once.
-		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) { s.AddExistingUsers = true }))
+		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) error { s.AddExistingUsers = true; return nil }))
 		b2 := b.invite(t, "dup@x.test", invite.Options{})
 		must[*invite.Accepted](t)(b.svc.Accept(b.ctx, token(t, b2.Link), invite.Registration{Password: "a long enough passphrase", FirstName: "Dup"}))
 		res, err := b.svc.Invite(b.ctx, b.owner, other.Slug, "dup@x.test", invite.Options{})
 		if err != nil || res.Outcome != invite.OutcomeInvited {
 			t.Fatalf("other org (setting off) = %+v, %v", res, err)
 		}
-		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, other.Slug, func(s *account.Settings) { s.AddExistingUsers = true }))
+		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, other.Slug, func(s *account.Settings) error { s.AddExistingUsers = true; return nil }))
 		_, err = b.svc.Revoke(b.ctx, b.owner, other.Slug, res.Invitation.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -454,11 +455,11 @@ func TestValidation(t *testing.T) {
 		if page.Total != 0 {
 			t.Errorf("invalid invites wrote %d invitations", page.Total)
 		}
-		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) { s.AllowedDomains = []string{"Acme.test"} }))
+		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) error { s.AllowedDomains = []string{"Acme.test"}; return nil }))
 		_, err := b.svc.Invite(b.ctx, b.owner, b.org.Slug, "a@x.test", invite.Options{})
 		wantCode(t, err, invite.CodeDomainNotAllowed)
 		b.invite(t, "a@acme.test", invite.Options{})
-		_, err = b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) { s.InvitationTTL = time.Minute; s.BrandColor = "red" })
+		_, err = b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) error { s.InvitationTTL = time.Minute; s.BrandColor = "red"; return nil })
 		wantCode(t, err, invite.CodeValidation)
 	})
 }

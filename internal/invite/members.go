@@ -275,14 +275,16 @@ func (s *Service) Orgs(ctx context.Context, actor Actor) ([]account.Organization
 }
 
 // UpdateSettings replaces the organization's settings after validating them.
-func (s *Service) UpdateSettings(ctx context.Context, actor Actor, slug string, change func(*account.Settings)) (*account.Organization, error) {
+func (s *Service) UpdateSettings(ctx context.Context, actor Actor, slug string, change func(*account.Settings) error) (*account.Organization, error) {
 	var org *account.Organization
 	err := s.inTx(ctx, func(tx Tx) error {
 		var err error
 		if org, err = s.access(ctx, tx, actor, slug, account.PermManageSettings); err != nil {
 			return err
 		}
-		change(&org.Settings)
+		if err := change(&org.Settings); err != nil {
+			return err
+		}
 		if errs := org.Settings.Validate(); len(errs) > 0 {
 			return invalid(errs...)
 		}

@@ -180,3 +180,89 @@ func (s *Service) AuthenticateKey(ctx context.Context, secret string) (Actor, er
 	})
 	return actor, err
 }
+
+// dummyHash is verified against when no account matches, so that signing
+// in takes as long for an unknown email as for a known one.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$2bT4GHK4S3OqC1QXbL8n8xN/9O0sRxG8c9b0Lq2D3wE"
+
+// SignIn checks an email and password. Whether the email has an account
+// is not revealed: both failures answer the same.
+func (s *Service) SignIn(ctx context.Context, email, password string) (*account.User, error) {
+	wrong := &Error{Code: CodeWrongPassword, Message: "the email or password is not right"}
+	norm, err := account.NormalizeEmail(email)
+	if err != nil || len(password) > 1024 {
+		return nil, wrong
+	}
+	var u *account.User
+	err = s.store.View(ctx, func(tx Tx) error {
+		u, err = tx.UserByEmail(ctx, norm)
+		return err
+	})
+	hash := dummyHash
+	switch {
+	case err == nil:
+		hash = u.PasswordHash
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	ok, verr := s.hasher.Verify(ctx, hash, password)
+	if verr != nil && !errors.Is(verr, account.ErrMalformedHash) {
+		return nil, verr
+	}
+	if err != nil || !ok {
+		return nil, wrong
+	}
+	return u, nil
+}
+
+// User returns an account by id.
+func (s *Service) User(ctx context.Context, id string) (*account.User, error) {
+	var u *account.User
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		u, err = tx.UserByID(ctx, id)
+		return err
+	})
+	return u, err
+}
+
+// OperatorFor is the actor of an operator's command-line work in the
+// organization slug: full rights there, with the organization's first
+// owner recorded as the one acting (the inviter of what it invites).
+func (s *Service) OperatorFor(ctx context.Context, slug string) (Actor, error) {
+	var actor Actor
+	err := s.store.View(ctx, func(tx Tx) error {
+		org, err := tx.OrgBySlug(ctx, slug)
+		if errors.Is(err, ErrNotFound) {
+			return errorf(CodeNotFound, "no organization %q", slug)
+		}
+		if err != nil {
+			return err
+		}
+		members, err := tx.Members(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		actor = Actor{KeyOrgID: org.ID}
+		for _, m := range members {
+			if m.Role == account.RoleOwner && m.Active {
+				actor.UserID, actor.Email = m.UserID, m.User.Email
+				break
+			}
+		}
+		return nil
+	})
+	return actor, err
+}
+
+// HasUsers reports whether any account exists (first start shows how to
+// create the first admin).
+func (s *Service) HasUsers(ctx context.Context) (bool, error) {
+	var n int
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.CountUsers(ctx)
+		return err
+	})
+	return n > 0, err
+}

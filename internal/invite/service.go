@@ -216,3 +216,15 @@ func (s *Service) audit(ctx context.Context, tx Tx, orgID string, actor Actor, a
 		Action: action, Target: target, Detail: detail,
 	})
 }
+
+// CurrentLink rebuilds the accept link of inv's current token (for the
+// mail worker); "" when inv has no token.
+func (s *Service) CurrentLink(inv *Invitation) string {
+	if inv.TokenNonce == "" {
+		return ""
+	}
+	return s.LinkFor(s.tokens.Token(inv.ID, inv.TokenNonce))
+}
+
+// BaseURL is where usher is reached from outside.
+func (s *Service) BaseURL() string { return s.cfg.BaseURL }

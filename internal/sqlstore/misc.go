@@ -13,38 +13,64 @@ import (
 )
 
 // IdempotentResponse is a stored answer to a request with an
-// Idempotency-Key.
+// Idempotency-Key. Status 0 means the first request is still running.
 type IdempotentResponse struct {
 	RequestHash string
 	Status      int
 	Body        []byte
 }
 
-// Idempotent returns the stored answer for (scope, key) if it is younger
-// than maxAge; invite.ErrNotFound otherwise.
-func (s *Store) Idempotent(ctx context.Context, scope, key string, now time.Time, maxAge time.Duration) (*IdempotentResponse, error) {
-	t := &tx{q: s.write, d: s.dialect}
-	var r IdempotentResponse
-	var body string
-	err := t.q.QueryRowContext(ctx, `SELECT request_hash, status, body FROM idempotency_keys
-		WHERE scope = $1 AND key = $2 AND created_at > $3`, scope, key, t.t(now.Add(-maxAge))).Scan(&r.RequestHash, &r.Status, &body)
-	if err := one(err, "idempotency key"); err != nil {
-		return nil, err
+// BeginIdempotent claims (scope, key) for a request whose body hashes to
+// requestHash. It returns nil if the caller is first (it must then call
+// FinishIdempotent or AbandonIdempotent), or the earlier request's record.
+// Records older than maxAge are forgotten.
+func (s *Store) BeginIdempotent(ctx context.Context, scope, key, requestHash string, now time.Time, maxAge time.Duration) (*IdempotentResponse, error) {
+	var prior *IdempotentResponse
+	err := s.inTx(ctx, func(t *tx) error {
+		prior = nil
+		if _, err := t.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at <= $3`,
+			scope, key, t.t(now.Add(-maxAge))); err != nil {
+			return err
+		}
+		res, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
+			VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING`, scope, key, requestHash, t.t(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var r IdempotentResponse
+		var body string
+		if err := t.q.QueryRowContext(ctx, `SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+			scope, key).Scan(&r.RequestHash, &r.Status, &body); err != nil {
+			return err
+		}
+		r.Body = []byte(body)
+		prior = &r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: idempotency key: %w", err)
 	}
-	r.Body = []byte(body)
-	return &r, nil
+	return prior, nil
 }
 
-// SaveIdempotent stores the answer for (scope, key); a concurrent request
-// that stored first wins (invite.ErrConflict).
-func (s *Store) SaveIdempotent(ctx context.Context, scope, key string, r IdempotentResponse, now time.Time) error {
+// FinishIdempotent stores the answer of the request that claimed (scope, key).
+func (s *Store) FinishIdempotent(ctx context.Context, scope, key string, status int, body []byte) error {
 	return s.inTx(ctx, func(t *tx) error {
-		res, err := t.q.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status,
-			body = excluded.body, created_at = excluded.created_at WHERE idempotency_keys.created_at <= $7`,
-			scope, key, r.RequestHash, r.Status, string(r.Body), t.t(now), t.t(now.Add(-24*time.Hour)))
-		return affected(res, err, invite.ErrConflict)
+		_, err := t.q.ExecContext(ctx, `UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2`,
+			scope, key, status, string(body))
+		return err
+	})
+}
+
+// AbandonIdempotent forgets a claim whose request failed on the server's
+// side, so that a retry with the same key runs again.
+func (s *Store) AbandonIdempotent(ctx context.Context, scope, key string) error {
+	return s.inTx(ctx, func(t *tx) error {
+		_, err := t.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key)
+		return err
 	})
 }
 

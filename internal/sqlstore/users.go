@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -28,7 +27,9 @@ func (t *tx) userBy(ctx context.Context, col, v string) (*account.User, error) {
 	return u, nil
 }
 
-func (t *tx) UserByID(ctx context.Context, id string) (*account.User, error) { return t.userBy(ctx, "id", id) }
+func (t *tx) UserByID(ctx context.Context, id string) (*account.User, error) {
+	return t.userBy(ctx, "id", id)
+}
 func (t *tx) UserByEmail(ctx context.Context, email string) (*account.User, error) {
 	return t.userBy(ctx, "email", email)
 }
@@ -79,48 +80,16 @@ func (t *tx) APIKeyByHash(ctx context.Context, hash string) (*invite.APIKey, err
 	return &k, nil
 }
 
-// settingsJSON is how an organization's settings are stored: the API's
-// own shape (durations in seconds), so the column reads like the API.
-type settingsJSON struct {
-	InvitationTTL    int64    `json:"invitation_ttl"`
-	ReminderSchedule []int64  `json:"reminder_schedule"`
-	AutoApproval     bool     `json:"auto_approval"`
-	AddExistingUsers bool     `json:"add_existing_users"`
-	AllowedDomains   []string `json:"allowed_domains"`
-	DefaultLanguage  string   `json:"default_language"`
-	RedirectURL      string   `json:"redirect_url"`
-	PasswordPolicy   string   `json:"password_policy"`
-	BrandColor       string   `json:"brand_color"`
-}
-
 func encodeSettings(s account.Settings) string {
-	j := settingsJSON{
-		InvitationTTL: int64(s.InvitationTTL / time.Second), AutoApproval: s.AutoApproval,
-		AddExistingUsers: s.AddExistingUsers, AllowedDomains: s.AllowedDomains, DefaultLanguage: s.DefaultLanguage,
-		RedirectURL: s.RedirectURL, PasswordPolicy: string(s.PasswordPolicy), BrandColor: s.BrandColor,
-	}
-	for _, d := range s.ReminderSchedule {
-		j.ReminderSchedule = append(j.ReminderSchedule, int64(d/time.Second))
-	}
-	b, _ := json.Marshal(j)
+	b, _ := json.Marshal(s)
 	return string(b)
 }
 
 func decodeSettings(raw string) (account.Settings, error) {
 	s := account.DefaultSettings()
-	j := settingsJSON{InvitationTTL: int64(s.InvitationTTL / time.Second), AutoApproval: s.AutoApproval,
-		DefaultLanguage: s.DefaultLanguage, PasswordPolicy: string(s.PasswordPolicy), BrandColor: s.BrandColor}
-	if err := json.Unmarshal([]byte(raw), &j); err != nil {
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return s, fmt.Errorf("sqlstore: organization settings: %w", err)
 	}
-	s.InvitationTTL = time.Duration(j.InvitationTTL) * time.Second
-	s.ReminderSchedule = nil
-	for _, sec := range j.ReminderSchedule {
-		s.ReminderSchedule = append(s.ReminderSchedule, time.Duration(sec)*time.Second)
-	}
-	s.AutoApproval, s.AddExistingUsers, s.AllowedDomains = j.AutoApproval, j.AddExistingUsers, j.AllowedDomains
-	s.DefaultLanguage, s.RedirectURL = j.DefaultLanguage, j.RedirectURL
-	s.PasswordPolicy, s.BrandColor = account.PasswordPolicy(j.PasswordPolicy), j.BrandColor
 	return s, nil
 }
 

@@ -1,0 +1,270 @@
+// Package job is usher's background work: delivering due email from the
+// outbox, and the periodic sweeps (expiry, reminders, clean-up). Every
+// instance delivers; sweeps run on whichever instance holds their lease.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"usher/internal/account"
+	"usher/internal/invite"
+	"usher/internal/mail"
+	"usher/internal/sqlstore"
+)
+
+// Config tunes delivery.
+type Config struct {
+	// Owner names this instance in leases.
+	Owner string
+	// Batch is how many due emails one delivery round claims.
+	Batch int
+	// Lease is how long a claimed email is reserved for this instance;
+	// after that, another instance may send it.
+	Lease time.Duration
+	// RetryBase is the first wait after a temporary failure; it doubles
+	// with each attempt up to RetryMax.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// MaxAttempts gives up on an email after that many temporary failures.
+	MaxAttempts int
+	// Rate caps messages per second (0: no cap).
+	Rate float64
+	// Poll is how often to look for due email when nothing woke us.
+	Poll time.Duration
+	// Sweep is how often expiry and reminders run.
+	Sweep time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Owner == "" {
+		c.Owner = invite.NewID()
+	}
+	if c.Batch <= 0 {
+		c.Batch = 200
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 5 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 30
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.Sweep <= 0 {
+		c.Sweep = time.Minute
+	}
+}
+
+// Runner does the background work of one instance.
+type Runner struct {
+	cfg      Config
+	store    *sqlstore.Store
+	svc      *invite.Service
+	renderer *mail.Renderer
+	// sender delivers over SMTP; nil means the built-in mailbox.
+	sender  mail.Sender
+	now     func() time.Time
+	log     *slog.Logger
+	limiter *rate.Limiter
+	wake    chan struct{}
+}
+
+// New returns a Runner. A nil sender keeps mail in the built-in mailbox.
+func New(cfg Config, store *sqlstore.Store, svc *invite.Service, renderer *mail.Renderer, sender mail.Sender, log *slog.Logger) *Runner {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{cfg: cfg, store: store, svc: svc, renderer: renderer, sender: sender, now: svc.Now, log: log,
+		wake: make(chan struct{}, 1)}
+	if cfg.Rate > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(cfg.Batch, int(cfg.Rate)))
+	}
+	return r
+}
+
+// Wake asks the delivery loop to look for due email now (after a commit
+// that queued some), instead of at the next poll.
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// DeliverOnce claims one batch of due email, renders and sends it, and
+// records the outcomes. It returns how many emails it handled.
+func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
+	claimed, err := r.store.ClaimEmails(ctx, r.cfg.Owner, r.now(), r.cfg.Lease, r.cfg.Batch)
+	if err != nil || len(claimed) == 0 {
+		return 0, err
+	}
+	results := make([]sqlstore.EmailResult, len(claimed))
+	var msgs []mail.Message
+	var idx []int // msgs[i] is for claimed[idx[i]]
+	for i, e := range claimed {
+		results[i].Email = e
+		msg, skip, err := r.render(ctx, e)
+		switch {
+		case err != nil:
+			results[i].Permanent, results[i].Error = true, "could not render: "+err.Error()
+			r.log.Error("render email", "kind", e.Kind, "email_id", e.ID, "err", err)
+		case skip:
+			// Stale (the invitation moved on): nothing to send.
+			results[i].Sent = true
+		default:
+			msgs = append(msgs, msg)
+			idx = append(idx, i)
+		}
+	}
+	if len(msgs) > 0 {
+		if r.limiter != nil {
+			if err := r.limiter.WaitN(ctx, len(msgs)); err != nil {
+				return 0, err
+			}
+		}
+		errs := r.send(ctx, claimed, idx, msgs)
+		for j, err := range errs {
+			r.outcome(&results[idx[j]], err)
+		}
+	}
+	// Outcomes are recorded even when ctx was cancelled mid-send, so that
+	// what was sent is not sent again.
+	if err := r.store.CompleteEmails(context.WithoutCancel(ctx), r.now(), results); err != nil {
+		return 0, err
+	}
+	return len(claimed), nil
+}
+
+// send delivers msgs through SMTP, or keeps them in the built-in mailbox.
+func (r *Runner) send(ctx context.Context, claimed []sqlstore.OutboxEmail, idx []int, msgs []mail.Message) []error {
+	if r.sender != nil {
+		return r.sender.Send(ctx, msgs)
+	}
+	now := r.now()
+	box := make([]sqlstore.MailboxMessage, len(msgs))
+	for j, m := range msgs {
+		box[j] = sqlstore.MailboxMessage{ID: invite.NewID(), OutboxID: claimed[idx[j]].ID, To: m.To, Subject: m.Subject,
+			Text: m.Text, HTML: m.HTML, SentAt: now}
+	}
+	errs := make([]error, len(msgs))
+	if err := r.store.SaveMailbox(ctx, box); err != nil {
+		for j := range errs {
+			errs[j] = err
+		}
+	}
+	return errs
+}
+
+// outcome fills res from a send error: sent, retry later, or give up.
+func (r *Runner) outcome(res *sqlstore.EmailResult, err error) {
+	if err == nil {
+		res.Sent = true
+		return
+	}
+	res.Error = err.Error()
+	var de *mail.DeliveryError
+	temporary := !errors.As(err, &de) || de.Temporary
+	if !temporary || res.Email.Attempts >= r.cfg.MaxAttempts {
+		res.Permanent = true
+		if temporary {
+			res.Error = fmt.Sprintf("gave up after %d attempts: %s", res.Email.Attempts, res.Error)
+		}
+		r.log.Warn("email failed", "kind", res.Email.Kind, "email_id", res.Email.ID, "err", res.Error)
+		return
+	}
+	res.RetryAt = r.now().Add(r.backoff(res.Email.Attempts))
+	r.log.Info("email will be retried", "kind", res.Email.Kind, "email_id", res.Email.ID, "attempt", res.Email.Attempts, "at", res.RetryAt, "err", err)
+}
+
+// backoff is the wait after the attempt-th failure: exponential from
+// RetryBase, capped at RetryMax, with ±20 % jitter so that a burst of
+// failures does not retry in lockstep.
+func (r *Runner) backoff(attempt int) time.Duration {
+	d := r.cfg.RetryBase
+	for i := 1; i < attempt && d < r.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.cfg.RetryMax)
+	jitter := time.Duration(float64(d) * (rand.Float64()*0.4 - 0.2))
+	return max(d+jitter, time.Second)
+}
+
+// render builds the message for an outbox email from the current state of
+// what it is about; skip reports an email that no longer makes sense (its
+// invitation was revoked, resent or accepted before it went out).
+func (r *Runner) render(ctx context.Context, e sqlstore.OutboxEmail) (mail.Message, bool, error) {
+	var d mail.Data
+	var skip bool
+	err := r.store.View(ctx, func(tx invite.Tx) error {
+		org, err := tx.OrgByID(ctx, e.OrgID)
+		if err != nil {
+			return err
+		}
+		d = mail.Data{Kind: mail.Kind(e.Kind), To: e.To, OrgName: org.Name, OrgLanguage: org.Settings.DefaultLanguage,
+			BrandColor: org.Settings.BrandColor}
+		if e.UserID != "" {
+			if u, err := tx.UserByID(ctx, e.UserID); err == nil {
+				d.RecipientName, d.Language = u.Name(), u.Language
+			}
+		}
+		if e.InvitationID == "" {
+			return nil
+		}
+		inv, err := tx.Invitation(ctx, e.OrgID, e.InvitationID)
+		if err != nil {
+			return err
+		}
+		d.InviterName, d.InviterEmail = inv.Inviter.Name, inv.Inviter.Email
+		d.InviteeName = account.DisplayName(inv.FirstName, inv.LastName, inv.Email)
+		d.InviteeEmail, d.Message, d.Role, d.Groups, d.Admin = inv.Email, inv.Message, inv.Role, inv.Groups, inv.Admin
+		console := r.svc.BaseURL() + "/admin/orgs/" + org.Slug + "/invitations/" + inv.ID
+		switch e.Kind {
+		case invite.MailInvitation, invite.MailReminder:
+			// Only the latest send of a still-pending invitation goes out.
+			if inv.StatusAt(r.now()) != invite.StatusPending || e.CreatedAt.Before(inv.SentAt) {
+				skip = true
+				return nil
+			}
+			d.Language = firstNonEmpty(inv.Language, d.Language)
+			d.RecipientName = account.DisplayName(inv.FirstName, inv.LastName, "")
+			d.Link, d.ExpiresAt = r.svc.CurrentLink(inv), inv.ExpiresAt
+		case invite.MailApproved:
+			d.Language = firstNonEmpty(inv.Language, d.Language)
+			d.Link = firstNonEmpty(inv.RedirectURL, org.Settings.RedirectURL, r.svc.BaseURL()+"/admin/")
+		case invite.MailRejected:
+			d.Language = firstNonEmpty(inv.Language, d.Language)
+		default:
+			d.Link = console
+		}
+		return nil
+	})
+	if err != nil || skip {
+		return mail.Message{}, skip, err
+	}
+	msg, err := r.renderer.Render(d)
+	return msg, false, err
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,91 @@
+package job
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// sweepLease names the lease that makes one instance run the sweeps.
+const sweepLease = "sweeps"
+
+// Run delivers due email and runs the periodic sweeps until ctx ends. A
+// round in flight finishes before Run returns.
+func (r *Runner) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { r.deliverLoop(ctx) })
+	wg.Go(func() { r.sweepLoop(ctx) })
+	wg.Wait()
+}
+
+func (r *Runner) deliverLoop(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.Poll)
+	defer tick.Stop()
+	for {
+		// Drain everything due, then wait.
+		for ctx.Err() == nil {
+			n, err := r.DeliverOnce(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("deliver email", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.wake:
+		}
+	}
+}
+
+func (r *Runner) sweepLoop(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.Sweep)
+	defer tick.Stop()
+	for {
+		if _, err := r.SweepOnce(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// SweepResult counts what one sweep did.
+type SweepResult struct {
+	Ran      bool // false: another instance holds the lease
+	Expired  int
+	Reminded int
+	Purged   int64
+}
+
+// SweepOnce records expiries, queues due reminders and forgets old
+// idempotency keys, if this instance holds the sweep lease (it takes it
+// when free or run out). Each step is safe to repeat.
+func (r *Runner) SweepOnce(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	got, err := r.store.AcquireLease(ctx, sweepLease, r.cfg.Owner, r.now(), 2*r.cfg.Sweep+time.Minute)
+	if err != nil || !got {
+		return res, err
+	}
+	res.Ran = true
+	if res.Expired, err = r.svc.ExpireDue(ctx); err != nil {
+		return res, err
+	}
+	if res.Reminded, err = r.svc.RemindDue(ctx); err != nil {
+		return res, err
+	}
+	if res.Reminded > 0 {
+		r.Wake()
+	}
+	res.Purged, err = r.store.PurgeIdempotency(ctx, r.now().Add(-25*time.Hour))
+	return res, err
+}

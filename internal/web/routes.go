@@ -1,0 +1,77 @@
+package web
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"usher/internal/invite"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// routes lists every route usher serves.
+func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) {
+	api := func(pattern string, h http.Handler) { mux.Handle(pattern, s.withActor(h)) }
+	org := func(pattern string, h func(http.ResponseWriter, *http.Request, invite.Actor)) {
+		api(pattern, s.authed(h))
+	}
+	post := func(pattern string, h func(http.ResponseWriter, *http.Request, invite.Actor)) {
+		org(pattern, s.idempotent(h))
+	}
+
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", metricsHandler(reg))
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapiJSON)
+	})
+
+	// The invitee's (the token is the credential).
+	api("GET /api/v1/invitations/lookup", http.HandlerFunc(s.lookup))
+	api("POST /api/v1/invitations/accept", http.HandlerFunc(s.accept))
+	api("POST /api/v1/invitations/decline", http.HandlerFunc(s.decline))
+
+	// Sessions and the built-in mailbox.
+	mux.HandleFunc("POST /api/v1/session", s.apiSignIn)
+	mux.HandleFunc("DELETE /api/v1/session", s.apiSignOut)
+	org("GET /api/v1/mailbox", s.mailbox)
+
+	// Organization-scoped.
+	org("GET /api/v1/orgs/{org}/availability", s.availability)
+	post("POST /api/v1/orgs/{org}/invitations", s.createInvitation)
+	post("POST /api/v1/orgs/{org}/invitations/batch", s.batchInvitations)
+	post("POST /api/v1/orgs/{org}/invitations/redeem", s.redeem)
+	org("GET /api/v1/orgs/{org}/invitations", s.listInvitations)
+	org("GET /api/v1/orgs/{org}/invitations/{id}", s.getInvitation)
+	org("PATCH /api/v1/orgs/{org}/invitations/{id}", s.editInvitation)
+	org("GET /api/v1/orgs/{org}/invitations/{id}/events", s.invitationEvents)
+	for _, verb := range []string{"send", "resend", "renew", "revoke", "approve", "reject", "link"} {
+		post("POST /api/v1/orgs/{org}/invitations/{id}/"+verb, s.action(verb))
+	}
+	org("GET /api/v1/orgs/{org}/members", s.listMembers)
+	org("PATCH /api/v1/orgs/{org}/members/{user_id}", s.updateMember)
+	org("DELETE /api/v1/orgs/{org}/members/{user_id}", s.removeMember)
+	org("GET /api/v1/orgs/{org}/groups", s.listGroups)
+	post("POST /api/v1/orgs/{org}/groups", s.createGroup)
+	org("DELETE /api/v1/orgs/{org}/groups/{id}", s.deleteGroup)
+	org("GET /api/v1/orgs/{org}/roles", s.listRoles)
+	org("GET /api/v1/orgs/{org}/settings", s.getSettings)
+	org("PATCH /api/v1/orgs/{org}/settings", s.patchSettings)
+	org("GET /api/v1/orgs/{org}/audit", s.audit)
+
+	// Anything else under the API is a problem+json 404.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errorf(invite.CodeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
+	})
+	mux.HandleFunc("GET /{$}", s.home)
+}
+
+func (s *server) home(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usher</title></head>` +
+		`<body><h1>usher is running</h1><p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p></body></html>`))
+}
