@@ -165,4 +165,3 @@ func (s *server) mailbox(w http.ResponseWriter, r *http.Request, a invite.Actor)
 	}
 	encode(w, http.StatusOK, msgs)
 }
-
