@@ -63,15 +63,11 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) {
 	org("PATCH /api/v1/orgs/{org}/settings", s.patchSettings)
 	org("GET /api/v1/orgs/{org}/audit", s.audit)
 
+	s.importRoutes(org, post)
+	s.pageRoutes(mux)
+
 	// Anything else under the API is a problem+json 404.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(invite.CodeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
 	})
-	mux.HandleFunc("GET /{$}", s.home)
-}
-
-func (s *server) home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>usher</title></head>` +
-		`<body><h1>usher is running</h1><p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p></body></html>`))
 }
