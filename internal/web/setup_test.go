@@ -164,3 +164,15 @@ func (ev *env) want(r response, status int, code string) map[string]any {
 	}
 	return m
 }
+
+var invitesSystem = invite.System
+
+// decodeList decodes a JSON array of objects.
+func decodeList(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("body %q is not a JSON array: %v", b, err)
+	}
+	return out
+}

@@ -1,0 +1,261 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"usher/internal/job"
+	"usher/internal/mail"
+	"usher/internal/sqlstore/storetest"
+)
+
+var linkRE = regexp.MustCompile(`/i/([A-Za-z0-9_-]{43})`)
+
+// deliver runs the mail worker once, so that due email reaches the
+// built-in mailbox, and returns the newest message to addr.
+func (ev *env) deliver(addr string) map[string]any {
+	ev.t.Helper()
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	runner := job.New(job.Config{}, ev.store, ev.svc, renderer, nil, nil)
+	for {
+		n, err := runner.DeliverOnce(ev.ctx)
+		if err != nil {
+			ev.t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	r := ev.do("GET", "/api/v1/mailbox?to="+addr, ev.key, nil)
+	if r.Status != http.StatusOK {
+		ev.t.Fatalf("mailbox: %d %s", r.Status, r.Body)
+	}
+	msgs := decodeList(ev.t, r.Body)
+	if len(msgs) == 0 {
+		ev.t.Fatalf("no mail for %s", addr)
+	}
+	return msgs[0]
+}
+
+// tokenIn returns the token of the accept link in a text.
+func tokenIn(t *testing.T, text string) string {
+	t.Helper()
+	m := linkRE.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no invitation link in %q", text)
+	}
+	return m[1]
+}
+
+func TestAPILifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		ev := newEnv(t, e)
+		key := ev.key
+		org := "/api/v1/orgs/acme"
+
+		// Batch invite: the bad address is reported, the others invited.
+		r := ev.want(ev.do("POST", org+"/invitations/batch", key, map[string]any{
+			"emails": "ana@example.com; bob@example.com, not-an-email", "groups": []string{"Neighborhood A"}, "message": "Welcome!",
+		}), 200, "")
+		totals := r["totals"].(map[string]any)
+		if totals["invited"] != 2.0 || totals["invalid_email"] != 1.0 {
+			t.Fatalf("batch totals = %v", totals)
+		}
+		results := r["results"].([]any)
+		bob := results[1].(map[string]any)["invitation"].(map[string]any)
+		if results[2].(map[string]any)["error"] != "missing @" {
+			t.Errorf("invalid email result = %v", results[2])
+		}
+
+		// Re-invite refused.
+		ev.want(ev.do("POST", org+"/invitations", key, map[string]any{"email": "ANA@example.com"}), 409, "already_invited")
+
+		// Search.
+		list := ev.want(ev.do("GET", org+"/invitations?q=ana&status=pending", key, nil), 200, "")
+		if list["total"] != 1.0 {
+			t.Fatalf("search total = %v", list["total"])
+		}
+
+		// The email carries the link; lookup does not consume it.
+		msg := ev.deliver("ana@example.com")
+		tok := tokenIn(t, msg["text"].(string))
+		look := ev.want(ev.do("GET", "/api/v1/invitations/lookup?token="+tok, "", nil), 200, "")
+		if look["status"] != "pending" || look["account_exists"] != false || look["email"] != "ana@example.com" {
+			t.Fatalf("lookup = %v", look)
+		}
+
+		// Weak then good password; accepting again is refused.
+		ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": tok, "password": "password1", "first_name": "Ana"}), 422, "weak_password")
+		acc := ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": tok, "password": "a long passphrase", "first_name": "Ana"}), 200, "")
+		if acc["status"] != "accepted" {
+			t.Fatalf("accept = %v", acc)
+		}
+		ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": tok, "password": "a long passphrase"}), 409, "invitation_used")
+
+		// The member, with the group.
+		members := ev.want(ev.do("GET", org+"/members?include=pending", key, nil), 200, "")
+		found := map[string]string{}
+		for _, m := range members["data"].([]any) {
+			m := m.(map[string]any)
+			found[m["email"].(string)] = fmt.Sprintf("%v %v", m["status"], m["groups"])
+		}
+		if found["ana@example.com"] != "member [Neighborhood A]" || found["bob@example.com"] != "pending [Neighborhood A]" {
+			t.Errorf("members = %v", found)
+		}
+
+		// Resend: the old link is superseded.
+		bobTok := tokenIn(t, ev.deliver("bob@example.com")["text"].(string))
+		res := ev.want(ev.do("POST", org+"/invitations/"+bob["id"].(string)+"/resend", key, nil), 200, "")
+		if res["send_count"] != 2.0 || !strings.Contains(res["link"].(string), "/i/") {
+			t.Errorf("resend = %v", res)
+		}
+		ev.want(ev.do("GET", "/api/v1/invitations/lookup?token="+bobTok, "", nil), 410, "invitation_superseded")
+
+		// Revoke, and the link says so.
+		ev.want(ev.do("POST", org+"/invitations/"+bob["id"].(string)+"/revoke", key, nil), 200, "")
+		newTok := tokenIn(t, res["link"].(string))
+		if got := ev.want(ev.do("GET", "/api/v1/invitations/lookup?token="+newTok, "", nil), 200, ""); got["status"] != "revoked" {
+			t.Errorf("lookup revoked = %v", got["status"])
+		}
+		ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": newTok, "password": "a long passphrase", "first_name": "Bob"}), 410, "invitation_revoked")
+
+		// Draft, then send.
+		d := ev.want(ev.do("POST", org+"/invitations", key, map[string]any{"email": "cy@example.com", "draft": true}), 201, "")
+		if d["status"] != "draft" || d["link"] != nil {
+			t.Fatalf("draft = %v", d)
+		}
+		s := ev.want(ev.do("POST", org+"/invitations/"+d["id"].(string)+"/send", key, nil), 200, "")
+		if s["status"] != "pending" || s["link"] == nil {
+			t.Fatalf("send = %v", s)
+		}
+
+		// Idempotent create: the same key and body answer the first answer.
+		body := map[string]any{"email": "dee@example.com"}
+		first := ev.do("POST", org+"/invitations", key, body, "Idempotency-Key", "k1")
+		again := ev.do("POST", org+"/invitations", key, body, "Idempotency-Key", "k1")
+		if first.Status != 201 || again.Status != 201 || string(first.Body) != string(again.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("idempotent replay: %d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
+		}
+		ev.want(ev.do("POST", org+"/invitations", key, map[string]any{"email": "eve@example.com"}, "Idempotency-Key", "k1"), 422, "idempotency_conflict")
+
+		// Approval on: accept waits, approve admits.
+		ev.want(ev.do("PATCH", org+"/settings", key, map[string]any{"auto_approval": false}), 200, "")
+		c := ev.want(ev.do("POST", org+"/invitations", key, map[string]any{"email": "fay@example.com", "first_name": "Fay"}), 201, "")
+		ftok := tokenIn(t, c["link"].(string))
+		acc = ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": ftok, "password": "a long passphrase"}), 200, "")
+		if acc["status"] != "awaiting_approval" {
+			t.Fatalf("accept with approval = %v", acc)
+		}
+		ev.want(ev.do("POST", org+"/invitations/"+c["id"].(string)+"/revoke", key, nil), 409, "invalid_transition")
+		ap := ev.want(ev.do("POST", org+"/invitations/"+c["id"].(string)+"/approve", key, nil), 200, "")
+		if ap["status"] != "accepted" || ap["decided_at"] == nil {
+			t.Fatalf("approve = %v", ap)
+		}
+		events := ev.do("GET", org+"/invitations/"+c["id"].(string)+"/events", key, nil)
+		if !strings.Contains(string(events.Body), `"type":"approved"`) {
+			t.Errorf("events = %s", events.Body)
+		}
+
+		// Expiry is a fact of time.
+		g := ev.want(ev.do("POST", org+"/invitations", key, map[string]any{"email": "gus@example.com", "expires_in": 3600}), 201, "")
+		ev.clock.Advance(2 * time.Hour)
+		got := ev.want(ev.do("GET", org+"/invitations/"+g["id"].(string), key, nil), 200, "")
+		if got["status"] != "expired" {
+			t.Errorf("status after expiry = %v", got["status"])
+		}
+		ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": tokenIn(t, g["link"].(string)), "password": "a long passphrase"}), 410, "invitation_expired")
+	})
+}
+
+func TestAPIIsolationAndErrors(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		ev := newEnv(t, e)
+		other, err := ev.svc.CreateOrg(ev.ctx, "Other", "other", ev.owner.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherKey, _, err := ev.svc.CreateAPIKey(ev.ctx, other.Slug, "", invitesSystem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv := ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "x@example.com"}), 201, "")
+		id := inv["id"].(string)
+
+		// Another organization's key sees nothing of acme: 404 as if missing.
+		ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations/"+id, otherKey, nil), 404, "not_found")
+		ev.want(ev.do("GET", "/api/v1/orgs/other/invitations/"+id, otherKey, nil), 404, "invitation_not_found")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations/"+id+"/revoke", otherKey, nil), 404, "not_found")
+		ev.want(ev.do("GET", "/api/v1/orgs/nope/invitations", ev.key, nil), 404, "not_found")
+
+		// No or bad credentials.
+		ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations", "", nil), 401, "unauthorized")
+		ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations", "usk_wrong", nil), 401, "unauthorized")
+
+		// Bad input: clear problems, nothing written.
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email": "y@example.com", "colour": "red"}`), 422, "validation_failed")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email": `), 422, "validation_failed")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email": "y@example.com", "admin": "yes"}`), 422, "validation_failed")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "not an email"}), 422, "invalid_email")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "y@example.com", "language": "xx-!!"}), 422, "validation_failed")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "y@example.com", "groups": []string{"Nope"}}), 422, "validation_failed")
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email":"`+strings.Repeat("a", 2<<20)+`"}`), 413, "payload_too_large")
+		ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations?limit=9999", ev.key, nil), 422, "validation_failed")
+		ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations?status=bogus", ev.key, nil), 422, "validation_failed")
+		ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations?cursor=zzz", ev.key, nil), 422, "validation_failed")
+		ev.want(ev.do("PATCH", "/api/v1/orgs/acme/settings", ev.key, map[string]any{"invitation_ttl": 60}), 422, "validation_failed")
+		ev.want(ev.do("PATCH", "/api/v1/orgs/acme/settings", ev.key, map[string]any{"brand": 1}), 422, "validation_failed")
+		list := ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations", ev.key, nil), 200, "")
+		if list["total"] != 1.0 {
+			t.Errorf("bad requests wrote invitations: total %v", list["total"])
+		}
+		ev.want(ev.do("GET", "/api/v1/nothing-here", ev.key, nil), 404, "not_found")
+	})
+}
+
+func TestAPIPagination(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		ev := newEnv(t, e)
+		var emails []string
+		for i := range 23 {
+			emails = append(emails, fmt.Sprintf("p%02d@example.com", i))
+		}
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations/batch", ev.key, map[string]any{"emails": emails}), 200, "")
+		for _, sort := range []string{"email", "-email", "created_at", "-created_at", "expires_at"} {
+			seen := map[string]bool{}
+			cursor, pages := "", 0
+			for {
+				path := "/api/v1/orgs/acme/invitations?limit=5&sort=" + sort
+				if cursor != "" {
+					path += "&cursor=" + cursor
+				}
+				page := ev.want(ev.do("GET", path, ev.key, nil), 200, "")
+				pages++
+				if page["total"] != 23.0 {
+					t.Fatalf("total = %v", page["total"])
+				}
+				for _, d := range page["data"].([]any) {
+					email := d.(map[string]any)["email"].(string)
+					if seen[email] {
+						t.Fatalf("sort %s: %s seen twice", sort, email)
+					}
+					seen[email] = true
+				}
+				next, _ := page["next_cursor"].(string)
+				if next == "" {
+					break
+				}
+				cursor = next
+			}
+			if len(seen) != 23 || pages != 5 {
+				t.Errorf("sort %s: %d invitations over %d pages, want 23 over 5", sort, len(seen), pages)
+			}
+		}
+	})
+}
