@@ -154,10 +154,17 @@ func TestEmailSetCollision(t *testing.T) {
 	if _, dup := s.add("ana@example.com", 2); dup {
 		t.Fatal("first address reported as duplicate")
 	}
-	// Force a collision: make bo's hash point at ana's entry, as if the two
-	// addresses hashed alike.
+	// Force a full 64-bit collision: copy ana's slot to where bo's probe
+	// sequence starts, with bo's high hash bits, as if the two addresses
+	// hashed alike.
+	var ana uint64
+	for _, v := range s.slots {
+		if v != 0 {
+			ana = v
+		}
+	}
 	hb := hashOf(s, "bo@example.com")
-	s.index[hb] = s.index[hashOf(s, "ana@example.com")]
+	s.slots[hb&uint64(len(s.slots)-1)] = hb>>32<<32 | uint64(uint32(ana))
 	if first, dup := s.add("bo@example.com", 3); dup {
 		t.Fatalf("add(bo) after a hash collision = duplicate of row %d, want not a duplicate", first)
 	}
@@ -173,7 +180,7 @@ func TestEmailSetManyChunks(t *testing.T) {
 	t.Parallel()
 	s := newEmailSet()
 	long := strings.Repeat("x", 200)
-	n := 3 * chunkSize / 220 // spans several chunks
+	n := 3 * chunkSize / 220 // spans several chunks and table sizes
 	for i := range n {
 		if _, dup := s.add(long+itoa(i)+"@example.com", i+2); dup {
 			t.Fatalf("add(#%d) reported a duplicate", i)
@@ -186,5 +193,24 @@ func TestEmailSetManyChunks(t *testing.T) {
 	}
 	if len(s.chunks) < 3 {
 		t.Errorf("%d chunks, want at least 3", len(s.chunks))
+	}
+}
+
+func TestEmailSetManyDomains(t *testing.T) {
+	t.Parallel()
+	s := newEmailSet()
+	n := maxDomains + 1000 // past the dictionary: the rest are stored inline
+	for i := range n {
+		if _, dup := s.add("ana@d"+itoa(i)+".example", i+2); dup {
+			t.Fatalf("add(#%d) reported a duplicate", i)
+		}
+	}
+	for _, i := range []int{0, maxDomains - 1, maxDomains, n - 1} {
+		if first, dup := s.add("ana@d"+itoa(i)+".example", n+10); !dup || first != i+2 {
+			t.Errorf("add(#%d) again = %d, %v, want duplicate of row %d", i, first, dup, i+2)
+		}
+		if _, dup := s.add("bo@d"+itoa(i)+".example", n+11); dup {
+			t.Errorf("add(bo #%d) reported a duplicate", i)
+		}
 	}
 }

@@ -148,6 +148,8 @@ func TestCSVRefused(t *testing.T) {
 		{name: "text named .xlsx", in: "email\nana@example.com\n", filename: "list.xlsx", code: CodeUnsupportedFile, msg: ".xlsx"},
 		{name: "too large", in: many, lim: Limits{MaxBytes: 20}, code: CodePayloadTooLarge, msg: "larger than 20 bytes"},
 		{name: "too many rows", in: many, lim: Limits{MaxRows: 10}, code: CodePayloadTooLarge, onNext: true, recsFirst: 10, msg: "more than 10 rows"},
+		{name: "too many blank rows", in: "email\n" + strings.Repeat(",\n", 11) + "ana@example.com\n", lim: Limits{MaxRows: 10}, code: CodePayloadTooLarge, onNext: true, msg: "more than 10 empty rows"},
+		{name: "too many blank rows before the header", in: strings.Repeat(";\n", 11) + "email\n", lim: Limits{MaxRows: 10}, code: CodePayloadTooLarge, msg: "empty rows"},
 		{name: "bare quote", in: "email,first_name\nana@example.com,An\"a\n", code: CodeValidationFailed, line: 2, onNext: true, msg: "quote"},
 		{name: "unclosed quote", in: "email\nana@example.com\n\"bo@example.com\nx\ny\n", code: CodeValidationFailed, line: 3, onNext: true, recsFirst: 1, msg: "not closed"},
 	}

@@ -22,7 +22,10 @@ type Limits struct {
 	// MaxBytes is the largest file accepted; default 20 MB.
 	MaxBytes int64
 	// MaxRows is the largest number of data rows (blank rows and the
-	// header not counted); default 100,000.
+	// header not counted); default 100,000. Blank rows have an allowance
+	// of their own, as large: skipping them is not free (a sheet row can
+	// carry 16,384 empty cells), so a file of nothing but blank rows must
+	// not keep the reader busy.
 	MaxRows int
 	// MaxUnzippedBytes bounds an XLSX's parts once decompressed, all
 	// together; default 10 × MaxBytes. Spreadsheet XML compresses about
@@ -81,6 +84,7 @@ type Reader struct {
 	layout *layout
 	max    int
 	rows   int
+	blanks int
 	err    error // sticky: once the file failed, it stays failed
 }
 
@@ -134,6 +138,9 @@ func (r *Reader) readHeader() error {
 			return err
 		}
 		if isBlank(cells) {
+			if err := r.blank(); err != nil {
+				return err
+			}
 			continue
 		}
 		r.layout, err = parseHeader(cells, line)
@@ -173,6 +180,10 @@ func (r *Reader) Next() (Record, error) {
 		}
 		rec, blank := r.layout.record(line, cells)
 		if blank {
+			if err := r.blank(); err != nil {
+				r.err = err
+				return Record{}, err
+			}
 			continue
 		}
 		r.rows++
@@ -182,6 +193,15 @@ func (r *Reader) Next() (Record, error) {
 		}
 		return rec, nil
 	}
+}
+
+// blank counts a blank row against its allowance.
+func (r *Reader) blank() error {
+	r.blanks++
+	if r.blanks > r.max {
+		return errorf(CodePayloadTooLarge, 0, "the file has more than %s empty rows; delete them and upload it again", formatCount(r.max))
+	}
+	return nil
 }
 
 // Close releases the file's resources (for XLSX, temporary files). It is

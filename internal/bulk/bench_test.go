@@ -1,0 +1,322 @@
+package bulk
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// Benchmarks and memory figures (see the package report for results):
+//
+//	go test -run '^$' -bench . -benchtime 5x ./internal/bulk/
+//	go test -run TestPeakMemory -v ./internal/bulk/
+
+const benchRows = 100_000
+
+var benchHeader = []string{"email", "first_name", "last_name", "language", "groups", "admin", "role"}
+
+var benchLanguages = []string{"en", "nl-BE", "fr", "de-CH"}
+
+// benchRow is row i of a generated file: every address distinct, values
+// varied enough to exercise every check.
+func benchRow(i int) []string {
+	admin := "no"
+	if i%50 == 0 {
+		admin = "yes"
+	}
+	return []string{
+		fmt.Sprintf("person.%d@example%d.com", i, i%97),
+		fmt.Sprintf("First%d", i), fmt.Sprintf("Last%d", i),
+		benchLanguages[i%len(benchLanguages)], "Sales; Support", admin, "member",
+	}
+}
+
+func writeBenchCSV(w io.Writer, n int) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(benchHeader)
+	for i := range n {
+		_ = cw.Write(benchRow(i))
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func writeBenchXLSX(w io.Writer, n int) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		return err
+	}
+	cells := make([]any, len(benchHeader))
+	row := func(i int, vals []string) error {
+		for j, v := range vals {
+			cells[j] = v
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, i)
+		return sw.SetRow(cell, cells)
+	}
+	if err := row(1, benchHeader); err != nil {
+		return err
+	}
+	for i := range n {
+		if err := row(i+2, benchRow(i)); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return f.Write(w)
+}
+
+var (
+	benchCSVOnce, benchXLSXOnce sync.Once
+	benchCSV, benchXLSX         []byte
+)
+
+func benchFile(b *testing.B, xlsx bool) []byte {
+	once, data, write := &benchCSVOnce, &benchCSV, writeBenchCSV
+	if xlsx {
+		once, data, write = &benchXLSXOnce, &benchXLSX, writeBenchXLSX
+	}
+	once.Do(func() {
+		var buf bytes.Buffer
+		if err := write(&buf, benchRows); err != nil {
+			b.Fatal(err)
+		}
+		*data = buf.Bytes()
+	})
+	return *data
+}
+
+// benchRead reads (and with check, checks) the whole file once per
+// iteration and reports rows per second.
+func benchRead(b *testing.B, data []byte, name string, check bool) {
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		r, err := open(data, name, Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := NewChecker(Defaults{}, []string{"member"}, []string{"Sales", "Support"})
+		for {
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if check {
+				if row := c.Check(rec); row.Outcome != OutcomeOK {
+					b.Fatalf("Check(line %d) = %s %s", rec.Line, row.Outcome, row.Detail)
+				}
+			}
+			rows++
+		}
+		r.Close()
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkReadCSV(b *testing.B)      { benchRead(b, benchFile(b, false), "b.csv", false) }
+func BenchmarkReadCheckCSV(b *testing.B) { benchRead(b, benchFile(b, false), "b.csv", true) }
+func BenchmarkReadXLSX(b *testing.B)     { benchRead(b, benchFile(b, true), "b.xlsx", false) }
+func BenchmarkReadCheckXLSX(b *testing.B) {
+	benchRead(b, benchFile(b, true), "b.xlsx", true)
+}
+
+// BenchmarkBareCSV is the baseline: encoding/csv alone, configured as the
+// reader configures it.
+func BenchmarkBareCSV(b *testing.B) {
+	data := benchFile(b, false)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		cr := csv.NewReader(bytes.NewReader(data))
+		cr.FieldsPerRecord, cr.ReuseRecord = -1, true
+		for {
+			_, err := cr.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows++
+		}
+		rows-- // the header
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkBareXLSX is the baseline: excelize's streaming Rows alone.
+func BenchmarkBareXLSX(b *testing.B) {
+	data := benchFile(b, true)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		f, err := excelize.OpenReader(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs, err := f.Rows(f.GetSheetList()[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rs.Next() {
+			if _, err := rs.Columns(); err != nil {
+				b.Fatal(err)
+			}
+			rows++
+		}
+		rows--
+		rs.Close()
+		f.Close()
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// peakHeap runs f while sampling the heap in use every millisecond, and
+// returns the highest sample above the heap in use before f started.
+func peakHeap(f func()) (peak uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var max atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > max.Load() {
+				max.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	f()
+	close(done)
+	wg.Wait()
+	runtime.ReadMemStats(&ms)
+	if ms.HeapInuse > max.Load() {
+		max.Store(ms.HeapInuse)
+	}
+	if max.Load() < base {
+		return 0
+	}
+	return max.Load() - base
+}
+
+// readFileChecked reads and checks a generated file from disk, as an
+// import preview does, and returns the number of rows.
+func readFileChecked(tb testing.TB, path string, lim Limits) int {
+	fh, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer fh.Close()
+	st, _ := fh.Stat()
+	r, err := Open(fh, st.Size(), filepath.Base(path), lim)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	c := NewChecker(Defaults{}, []string{"member"}, []string{"Sales", "Support"})
+	n := 0
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if row := c.Check(rec); row.Outcome != OutcomeOK {
+			tb.Fatalf("Check(line %d) = %s %s", rec.Line, row.Outcome, row.Detail)
+		}
+		n++
+	}
+}
+
+func writeFile(tb testing.TB, path string, write func(io.Writer, int) error, n int) {
+	fh, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriter(fh)
+	if err := write(w, n); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestPeakMemory reads and checks 100,000 and 1,000,000 CSV rows from
+// disk and measures the heap on top of what was in use before. It is not
+// parallel, so that other tests' allocations do not count; the 1,000,000
+// row case is skipped with -short and under the race detector.
+func TestPeakMemory(t *testing.T) {
+	const limit = 150 << 20
+	for _, n := range []int{100_000, 1_000_000} {
+		if n > benchRows && (testing.Short() || raceEnabled) {
+			t.Logf("%d rows: skipped (-short or -race)", n)
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "list.csv")
+		writeFile(t, path, writeBenchCSV, n)
+		var got int
+		start := time.Now()
+		peak := peakHeap(func() {
+			got = readFileChecked(t, path, Limits{MaxBytes: 1 << 30, MaxRows: n})
+		})
+		if got != n {
+			t.Fatalf("read %d rows, want %d", got, n)
+		}
+		t.Logf("%d CSV rows read and checked in %v: peak heap %.1f MB", n, time.Since(start).Round(time.Millisecond), float64(peak)/(1<<20))
+		if peak > limit {
+			t.Errorf("%d rows: peak heap %d MB, want under %d MB", n, peak>>20, limit>>20)
+		}
+	}
+}
+
+// BenchmarkPeakMemoryXLSX reports the peak heap for reading and checking a
+// 100,000-row XLSX from disk (too slow to generate in every test run).
+func BenchmarkPeakMemoryXLSX(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "list.xlsx")
+	writeFile(b, path, writeBenchXLSX, benchRows)
+	var peak uint64
+	for b.Loop() {
+		peak = max(peak, peakHeap(func() { readFileChecked(b, path, Limits{}) }))
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
+}
