@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -98,41 +99,38 @@ func FuzzXLSX(f *testing.F) {
 // otherwise valid package: mutating a whole zip mostly breaks its
 // checksums, so FuzzXLSX alone rarely reaches excelize's XML parsing.
 func FuzzXLSXSheet(f *testing.F) {
-	base := xlsxFile(f, [][]any{{"email", "first_name"}, {"ana@example.com", "Ana"}})
-	sheet, sst := part(f, base, "xl/worksheets/sheet1.xml"), part(f, base, "xl/sharedStrings.xml")
+	base := partsOf(f, xlsxFile(f, [][]any{{"email", "first_name"}, {"ana@example.com", "Ana"}}))
+	const sheetPart, sstPart = "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"
+	var sheet, sst []byte
+	for _, e := range base {
+		switch e.name {
+		case sheetPart:
+			sheet = e.data
+		case sstPart:
+			sst = e.data
+		}
+	}
 	f.Add(sheet, sst)
 	f.Add([]byte(`<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>email</t></is></c></row>`+
 		`<row r="3"><c r="A3" t="s"><v>7</v></c><c r="XFD3" t="b"><v>1</v></c></row>`+
 		`<row r="2"><c r="B2" s="99"><v>45000.5</v></c></row></sheetData></worksheet>`), sst)
 	f.Add([]byte(`<worksheet><sheetData><row r="1048577"/></sheetData></worksheet>`), []byte(`<sst><si><r><t>x</t></r></si></sst>`))
 	f.Fuzz(func(t *testing.T, sheet, sst []byte) {
-		readChecked(t, replaceParts(t, base, map[string][]byte{
-			"xl/worksheets/sheet1.xml": sheet,
-			"xl/sharedStrings.xml":     sst,
-		}), "list.xlsx")
+		entries := slices.Clone(base)
+		for i, e := range entries {
+			switch e.name {
+			case sheetPart:
+				entries[i].data = sheet
+			case sstPart:
+				entries[i].data = sst
+			}
+		}
+		readChecked(t, zipBytes(t, entries...), "list.xlsx")
 	})
 }
 
-func part(t testing.TB, file []byte, name string) []byte {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(file), int64(len(file)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := zr.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// replaceParts rewrites a package with some parts' content replaced.
-func replaceParts(t testing.TB, file []byte, parts map[string][]byte) []byte {
+// partsOf returns the parts of a package, in order.
+func partsOf(t testing.TB, file []byte) []zipEntry {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
@@ -140,11 +138,16 @@ func replaceParts(t testing.TB, file []byte, parts map[string][]byte) []byte {
 	}
 	var entries []zipEntry
 	for _, zf := range zr.File {
-		data, ok := parts[zf.Name]
-		if !ok {
-			data = part(t, file, zf.Name)
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
 		}
 		entries = append(entries, zipEntry{name: zf.Name, data: data})
 	}
-	return zipBytes(t, entries...)
+	return entries
 }
