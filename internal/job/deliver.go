@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"time"
 
 	"golang.org/x/time/rate"
 
-	"usher/internal/account"
 	"usher/internal/invite"
 	"usher/internal/mail"
 	"usher/internal/sqlstore"
@@ -92,7 +92,7 @@ func New(cfg Config, store *sqlstore.Store, svc *invite.Service, renderer *mail.
 	r := &Runner{cfg: cfg, store: store, svc: svc, renderer: renderer, sender: sender, now: svc.Now, log: log,
 		wake: make(chan struct{}, 1)}
 	if cfg.Rate > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(cfg.Batch, int(cfg.Rate)))
+		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(math.Ceil(cfg.Rate))))
 	}
 	return r
 }
@@ -108,38 +108,55 @@ func (r *Runner) Wake() {
 
 // DeliverOnce claims one batch of due email, renders and sends it, and
 // records the outcomes. It returns how many emails it handled.
+//
+// One batch is in flight per Runner at a time, so an instance that dies
+// leaves at most one batch (claimLimit emails) sent but not marked sent;
+// those are sent again once their lease runs out.
 func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
-	claimed, err := r.store.ClaimEmails(ctx, r.cfg.Owner, r.now(), r.cfg.Lease, r.cfg.Batch)
+	claimed, err := r.store.ClaimEmails(ctx, r.cfg.Owner, r.now(), r.cfg.Lease, r.claimLimit())
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
 	results := make([]sqlstore.EmailResult, len(claimed))
-	var msgs []mail.Message
-	var idx []int // msgs[i] is for claimed[idx[i]]
 	for i, e := range claimed {
 		results[i].Email = e
-		msg, skip, err := r.render(ctx, e)
+	}
+	// The claims stay leased if this fails: the emails are tried again
+	// when the lease runs out.
+	b, err := r.load(ctx, claimed)
+	if err != nil {
+		return 0, fmt.Errorf("job: load email batch: %w", err)
+	}
+	var msgs []mail.Message
+	var idx []int // msgs[i] is for claimed[idx[i]]
+	for i, m := range r.renderAll(b, claimed) {
 		switch {
-		case err != nil:
-			results[i].Permanent, results[i].Error = true, "could not render: "+err.Error()
-			r.log.Error("render email", "kind", e.Kind, "email_id", e.ID, "err", err)
-		case skip:
+		case m.err != nil:
+			results[i].Permanent, results[i].Error = true, m.err.Error()
+			r.log.Error("render email", "kind", claimed[i].Kind, "email_id", claimed[i].ID, "err", m.err)
+		case m.skip != "":
 			// Stale (the invitation moved on): nothing to send.
-			results[i].Sent = true
+			results[i].Skipped, results[i].Error = true, m.skip
 		default:
-			msgs = append(msgs, msg)
+			msgs = append(msgs, m.msg)
 			idx = append(idx, i)
 		}
 	}
 	if len(msgs) > 0 {
 		if r.limiter != nil {
 			if err := r.limiter.WaitN(ctx, len(msgs)); err != nil {
-				return 0, err
+				// Cancelled before sending anything: release the claims.
+				for _, i := range idx {
+					results[i].RetryAt, results[i].Error = r.now(), "not sent: "+err.Error()
+				}
+				msgs = nil
 			}
 		}
-		errs := r.send(ctx, claimed, idx, msgs)
-		for j, err := range errs {
-			r.outcome(&results[idx[j]], err)
+		if len(msgs) > 0 {
+			errs := r.send(ctx, claimed, idx, msgs)
+			for j, err := range errs {
+				r.outcome(&results[idx[j]], err)
+			}
 		}
 	}
 	// Outcomes are recorded even when ctx was cancelled mid-send, so that
@@ -147,7 +164,17 @@ func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
 	if err := r.store.CompleteEmails(context.WithoutCancel(ctx), r.now(), results); err != nil {
 		return 0, err
 	}
-	return len(claimed), nil
+	return len(claimed), ctx.Err()
+}
+
+// claimLimit is how many emails one round claims: Batch, and with a send
+// rate at most one second's worth, so that waiting for the rate limiter
+// never outlasts the lease and no batch bursts past the rate.
+func (r *Runner) claimLimit() int {
+	if r.limiter == nil {
+		return r.cfg.Batch
+	}
+	return min(r.cfg.Batch, r.limiter.Burst())
 }
 
 // send delivers msgs through SMTP, or keeps them in the built-in mailbox.
@@ -200,71 +227,5 @@ func (r *Runner) backoff(attempt int) time.Duration {
 		d *= 2
 	}
 	d = min(d, r.cfg.RetryMax)
-	jitter := time.Duration(float64(d) * (rand.Float64()*0.4 - 0.2))
-	return max(d+jitter, time.Second)
-}
-
-// render builds the message for an outbox email from the current state of
-// what it is about; skip reports an email that no longer makes sense (its
-// invitation was revoked, resent or accepted before it went out).
-func (r *Runner) render(ctx context.Context, e sqlstore.OutboxEmail) (mail.Message, bool, error) {
-	var d mail.Data
-	var skip bool
-	err := r.store.View(ctx, func(tx invite.Tx) error {
-		org, err := tx.OrgByID(ctx, e.OrgID)
-		if err != nil {
-			return err
-		}
-		d = mail.Data{Kind: mail.Kind(e.Kind), To: e.To, OrgName: org.Name, OrgLanguage: org.Settings.DefaultLanguage,
-			BrandColor: org.Settings.BrandColor}
-		if e.UserID != "" {
-			if u, err := tx.UserByID(ctx, e.UserID); err == nil {
-				d.RecipientName, d.Language = u.Name(), u.Language
-			}
-		}
-		if e.InvitationID == "" {
-			return nil
-		}
-		inv, err := tx.Invitation(ctx, e.OrgID, e.InvitationID)
-		if err != nil {
-			return err
-		}
-		d.InviterName, d.InviterEmail = inv.Inviter.Name, inv.Inviter.Email
-		d.InviteeName = account.DisplayName(inv.FirstName, inv.LastName, inv.Email)
-		d.InviteeEmail, d.Message, d.Role, d.Groups, d.Admin = inv.Email, inv.Message, inv.Role, inv.Groups, inv.Admin
-		console := r.svc.BaseURL() + "/admin/orgs/" + org.Slug + "/invitations/" + inv.ID
-		switch e.Kind {
-		case invite.MailInvitation, invite.MailReminder:
-			// Only the latest send of a still-pending invitation goes out.
-			if inv.StatusAt(r.now()) != invite.StatusPending || e.CreatedAt.Before(inv.SentAt) {
-				skip = true
-				return nil
-			}
-			d.Language = firstNonEmpty(inv.Language, d.Language)
-			d.RecipientName = account.DisplayName(inv.FirstName, inv.LastName, "")
-			d.Link, d.ExpiresAt = r.svc.CurrentLink(inv), inv.ExpiresAt
-		case invite.MailApproved:
-			d.Language = firstNonEmpty(inv.Language, d.Language)
-			d.Link = firstNonEmpty(inv.RedirectURL, org.Settings.RedirectURL, r.svc.BaseURL()+"/admin/")
-		case invite.MailRejected:
-			d.Language = firstNonEmpty(inv.Language, d.Language)
-		default:
-			d.Link = console
-		}
-		return nil
-	})
-	if err != nil || skip {
-		return mail.Message{}, skip, err
-	}
-	msg, err := r.renderer.Render(d)
-	return msg, false, err
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	return d + time.Duration(float64(d)*(rand.Float64()*0.4-0.2))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"usher/internal/invite"
@@ -73,6 +74,7 @@ func (s *Store) ClaimEmails(ctx context.Context, owner string, now time.Time, le
 type EmailResult struct {
 	Email     OutboxEmail
 	Sent      bool
+	Skipped   bool      // not sent because it no longer applies (the invitation moved on)
 	Permanent bool      // a permanent failure: not retried
 	Error     string    // why it failed
 	RetryAt   time.Time // for a temporary failure
@@ -80,21 +82,48 @@ type EmailResult struct {
 
 // CompleteEmails records delivery results, and on the invitation an email
 // was about, its delivery status (only for its latest invitation or
-// reminder email: an older one's result is stale).
+// reminder email: an older one's result is stale). Sent emails, the bulk
+// of any batch, are marked with a few statements per batch rather than
+// per email.
 func (s *Store) CompleteEmails(ctx context.Context, now time.Time, results []EmailResult) error {
+	var sent []EmailResult
+	for _, r := range results {
+		if r.Sent {
+			sent = append(sent, r)
+		}
+	}
 	return s.inTx(ctx, func(t *tx) error {
+		for part := range slices.Chunk(sent, idChunk) {
+			ids := make([]any, len(part))
+			for i, r := range part {
+				ids[i] = r.Email.ID
+			}
+			_, err := t.q.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '',
+				lease_owner = NULL, lease_until = NULL WHERE id IN (`+placeholders(2, len(ids))+`)`,
+				append([]any{t.t(now)}, ids...)...)
+			if err != nil {
+				return fmt.Errorf("sqlstore: complete emails: %w", err)
+			}
+			if err := t.deliveryStatus(ctx, part, invite.DeliverySent, "", now); err != nil {
+				return err
+			}
+		}
 		for _, r := range results {
 			var err error
-			status := ""
 			switch {
 			case r.Sent:
-				status = invite.DeliverySent
-				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $2, last_error = '',
-					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, t.t(now))
+				continue
+			case r.Skipped:
+				// The invitation's delivery status belongs to the email
+				// that replaced this one, or to nothing (revoked).
+				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'skipped', last_error = $2,
+					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
 			case r.Permanent:
-				status = invite.DeliveryFailed
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = $2,
 					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
+				if err == nil {
+					err = t.deliveryStatus(ctx, []EmailResult{r}, invite.DeliveryFailed, r.Error, time.Time{})
+				}
 			default:
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET due_at = $2, last_error = $3,
 					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, t.t(r.RetryAt), r.Error)
@@ -102,28 +131,64 @@ func (s *Store) CompleteEmails(ctx context.Context, now time.Time, results []Ema
 			if err != nil {
 				return fmt.Errorf("sqlstore: complete email: %w", err)
 			}
-			if status == "" || r.Email.InvitationID == "" ||
-				(r.Email.Kind != invite.MailInvitation && r.Email.Kind != invite.MailReminder) {
-				continue
-			}
-			delivered := time.Time{}
-			if r.Sent {
-				delivered = now
-			}
-			// Bumping the version makes a lifecycle change that read the
-			// invitation before this write retry, instead of writing back a
-			// stale delivery status.
-			_, err = t.q.ExecContext(ctx, `UPDATE invitations SET delivery_status = $2, delivery_error = $3,
-				delivered_at = $4, version = version + 1 WHERE id = $1 AND NOT EXISTS (
-				SELECT 1 FROM outbox o WHERE o.invitation_id = $1 AND o.kind IN ('invitation', 'reminder')
-				AND (o.created_at > $5 OR (o.created_at = $5 AND o.id > $6)))`,
-				r.Email.InvitationID, status, r.Error, t.t(delivered), t.t(r.Email.CreatedAt), r.Email.ID)
-			if err != nil {
-				return fmt.Errorf("sqlstore: delivery status: %w", err)
-			}
 		}
 		return nil
 	})
+}
+
+// idChunk bounds the ids one statement lists (SQLite allows 32,766
+// parameters; PostgreSQL 65,535).
+const idChunk = 500
+
+// deliveryStatus writes status on the invitations the invitation and
+// reminder emails among results are about, where that email is the
+// invitation's latest one (ordered by created_at, then id).
+func (t *tx) deliveryStatus(ctx context.Context, results []EmailResult, status, reason string, delivered time.Time) error {
+	var invIDs, emailIDs []any
+	for _, r := range results {
+		if r.Email.InvitationID != "" && (r.Email.Kind == invite.MailInvitation || r.Email.Kind == invite.MailReminder) {
+			invIDs = append(invIDs, r.Email.InvitationID)
+			emailIDs = append(emailIDs, r.Email.ID)
+		}
+	}
+	if len(invIDs) == 0 {
+		return nil
+	}
+	// Bumping the version makes a lifecycle change that read the
+	// invitation before this write retry, instead of writing back a stale
+	// delivery status.
+	args := append([]any{status, reason, t.t(delivered)}, invIDs...)
+	args = append(args, emailIDs...)
+	_, err := t.q.ExecContext(ctx, `UPDATE invitations SET delivery_status = $1, delivery_error = $2,
+		delivered_at = $3, version = version + 1 WHERE id IN (`+placeholders(4, len(invIDs))+`)
+		AND (SELECT o.id FROM outbox o WHERE o.invitation_id = invitations.id AND o.kind IN ('invitation', 'reminder')
+			ORDER BY o.created_at DESC, o.id DESC LIMIT 1) IN (`+placeholders(4+len(invIDs), len(emailIDs))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delivery status: %w", err)
+	}
+	return nil
+}
+
+// InvitationsByID loads the invitations with the given ids (with their
+// groups and inviter) in a few queries, for rendering a batch of email.
+// Missing ids are absent from the map.
+func (s *Store) InvitationsByID(ctx context.Context, ids []string) (map[string]*invite.Invitation, error) {
+	out := make(map[string]*invite.Invitation, len(ids))
+	t := &tx{q: s.read, d: s.dialect}
+	for part := range slices.Chunk(ids, idChunk) {
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		invs, err := t.listWhere(ctx, `WHERE i.id IN (`+placeholders(1, len(args))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range invs {
+			out[inv.ID] = inv
+		}
+	}
+	return out, nil
 }
 
 // MailboxMessage is a message kept by the built-in mailbox.
