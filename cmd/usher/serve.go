@@ -30,6 +30,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sendRate := fs.Float64("send-rate", 50, "most emails sent per second (0: no cap)")
 	retryBase := fs.Duration("retry-base", 5*time.Second, "first wait after a temporary delivery failure (doubles each time)")
 	retryMax := fs.Duration("retry-max", 5*time.Minute, "longest wait between delivery attempts")
+	jobBatch := fs.Int("job-batch", 200, "most emails one delivery round claims and sends over one connection")
+	jobLease := fs.Duration("job-lease", 2*time.Minute, "how long claimed emails are reserved for this instance; a dead instance's emails are sent by another after it")
+	jobPoll := fs.Duration("job-poll", time.Second, "how often to look for due email queued by other instances")
 	personal := fs.Bool("personal-orgs", true, "give every new user a personal organization")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -74,7 +77,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
-	runner := job.New(job.Config{Rate: *sendRate, RetryBase: *retryBase, RetryMax: *retryMax}, a.store, a.svc, renderer, sender, log)
+	runner := job.New(job.Config{Rate: *sendRate, RetryBase: *retryBase, RetryMax: *retryMax,
+		Batch: *jobBatch, Lease: *jobLease, Poll: *jobPoll}, a.store, a.svc, renderer, sender, log)
 	a.svc.OnTransition = func(from, to invite.Status) {
 		metrics.Transition(from, to)
 		runner.Wake()
