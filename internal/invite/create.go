@@ -77,7 +77,7 @@ type orgContext struct {
 	org     *account.Organization
 	roles   []account.Role
 	groups  []account.Group
-	inviter account.User
+	inviter Person
 }
 
 // resolved are Options checked against the organization.
@@ -193,18 +193,24 @@ func emailReason(err error) string {
 	return err.Error()
 }
 
-// prepare checks the actor's right and loads what validating options needs.
+// prepare checks the actor's right and loads what validating options
+// needs: roles only for a custom role, groups only when some are named
+// (built-in roles always exist), the inviter only when not the actor.
 func (s *Service) prepare(ctx context.Context, tx Tx, actor Actor, slug string, opt Options, perm account.Permission) (*orgContext, error) {
 	org, err := s.access(ctx, tx, actor, slug, perm)
 	if err != nil {
 		return nil, err
 	}
 	oc := &orgContext{org: org}
-	if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
+	if opt.Role == "" || isBuiltInRole(opt.Role) {
+		oc.roles = account.BuiltInRoles()
+	} else if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
 		return nil, err
 	}
-	if oc.groups, err = tx.Groups(ctx, org.ID); err != nil {
-		return nil, err
+	if len(opt.Groups) > 0 {
+		if oc.groups, err = tx.Groups(ctx, org.ID); err != nil {
+			return nil, err
+		}
 	}
 	if oc.inviter, err = s.inviter(ctx, tx, actor, org, opt.Inviter); err != nil {
 		return nil, err
@@ -212,47 +218,51 @@ func (s *Service) prepare(ctx context.Context, tx Tx, actor Actor, slug string, 
 	return oc, nil
 }
 
+func isBuiltInRole(name string) bool {
+	return name == account.RoleOwner || name == account.RoleAdmin || name == account.RoleMember
+}
+
 // inviter resolves who is recorded as inviting: the actor, or for API keys
 // a named member allowed to invite.
-func (s *Service) inviter(ctx context.Context, tx Tx, actor Actor, org *account.Organization, email string) (account.User, error) {
+func (s *Service) inviter(ctx context.Context, tx Tx, actor Actor, org *account.Organization, email string) (Person, error) {
 	if email == "" {
-		if actor.UserID == "" {
-			return account.User{}, nil
+		if actor.UserID == "" || actor.Name != "" {
+			return Person{ID: actor.UserID, Email: actor.Email, Name: firstNonEmpty(actor.Name, actor.Email)}, nil
 		}
 		u, err := tx.UserByID(ctx, actor.UserID)
 		if errors.Is(err, ErrNotFound) {
-			return account.User{}, nil
+			return Person{}, nil
 		}
 		if err != nil {
-			return account.User{}, err
+			return Person{}, err
 		}
-		return *u, nil
+		return Person{ID: u.ID, Email: u.Email, Name: u.Name()}, nil
 	}
 	bad := invalid(fieldErr("inviter", "invalid", "must be the email of a member allowed to invite"))
 	if actor.KeyOrgID == "" && !actor.InstanceAdmin {
-		return account.User{}, invalid(fieldErr("inviter", "invalid", "only API keys may name another inviter"))
+		return Person{}, invalid(fieldErr("inviter", "invalid", "only API keys may name another inviter"))
 	}
 	norm, err := account.NormalizeEmail(email)
 	if err != nil {
-		return account.User{}, bad
+		return Person{}, bad
 	}
 	u, err := tx.UserByEmail(ctx, norm)
 	if errors.Is(err, ErrNotFound) {
-		return account.User{}, bad
+		return Person{}, bad
 	}
 	if err != nil {
-		return account.User{}, err
+		return Person{}, err
 	}
 	perms, err := s.permissions(ctx, tx, org.ID, u.ID)
 	if err != nil {
-		return account.User{}, err
+		return Person{}, err
 	}
 	for _, p := range perms {
 		if p == account.PermInvite {
-			return *u, nil
+			return Person{ID: u.ID, Email: u.Email, Name: u.Name()}, nil
 		}
 	}
-	return account.User{}, bad
+	return Person{}, bad
 }
 
 // resolve validates opt against the organization: every field bounded,
@@ -409,21 +419,6 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 			return nil, errorf(CodeAlreadyMember, "%s is already a member of this organization", email)
 		}
 	}
-	live, err := s.liveInvitation(ctx, tx, org.ID, email, actor)
-	if err != nil {
-		return nil, err
-	}
-	if live != nil {
-		if resend && live.Status == StatusPending {
-			c, err := s.rotate(ctx, tx, actor, org, live, ActionResend, true)
-			if err != nil {
-				return nil, err
-			}
-			c.Outcome = OutcomeResent
-			return c, nil
-		}
-		return nil, errorf(CodeAlreadyInvited, "%s already has an open invitation", email)
-	}
 	inv := &Invitation{
 		ID: NewID(), OrgID: org.ID, Email: email,
 		FirstName: r.FirstName, LastName: r.LastName, Language: r.Language,
@@ -439,6 +434,13 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 		return nil, err
 	}
 	if user != nil && org.Settings.AddExistingUsers && !r.Draft {
+		live, err := s.liveInvitation(ctx, tx, org.ID, email, actor)
+		if err != nil {
+			return nil, err
+		}
+		if live != nil {
+			return nil, errorf(CodeAlreadyInvited, "%s already has an open invitation", email)
+		}
 		return s.addDirectly(ctx, tx, actor, oc, inv, user)
 	}
 	inv.Status = StatusDraft
@@ -452,13 +454,30 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 	} else {
 		inv.ExpiresAt = now.Add(r.validity) // kept as the validity to apply when sent
 	}
-	if err := tx.InsertInvitation(ctx, inv); err != nil {
-		return nil, err
-	}
-	if token != "" {
-		if err := tx.AddTokenHash(ctx, inv.TokenHash, inv.ID, now); err != nil {
-			return nil, err
+	// Insert first: the partial unique index turns the insert into a no-op
+	// when the email has a live invitation, and only then is that one read.
+	err = tx.InsertInvitation(ctx, inv)
+	if errors.Is(err, ErrConflict) {
+		live, lerr := s.liveInvitation(ctx, tx, org.ID, email, actor)
+		switch {
+		case lerr != nil:
+			return nil, lerr
+		case live == nil:
+			// It had expired; now recorded so, it no longer blocks.
+			err = tx.InsertInvitation(ctx, inv)
+		case resend && live.Status == StatusPending:
+			c, err := s.rotate(ctx, tx, actor, org, live, ActionResend, true)
+			if err != nil {
+				return nil, err
+			}
+			c.Outcome = OutcomeResent
+			return c, nil
+		default:
+			return nil, errorf(CodeAlreadyInvited, "%s already has an open invitation", email)
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := s.event(ctx, tx, inv, "created", "", actor, ""); err != nil {
 		return nil, err
@@ -469,7 +488,7 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 		}
 	}
 	inv.Groups = oc.groupNames(inv.GroupIDs)
-	inv.Inviter = Person{ID: oc.inviter.ID, Email: oc.inviter.Email, Name: oc.inviter.Name()}
+	inv.Inviter = oc.inviter
 	c := &Created{Invitation: inv, Outcome: OutcomeInvited}
 	if token != "" {
 		c.Link = s.LinkFor(token)
@@ -497,22 +516,23 @@ func (s *Service) liveInvitation(ctx context.Context, tx Tx, orgID, email string
 	return inv, nil
 }
 
-// proposeUsername returns want if given and free, else a free username
-// derived from the email ("ana", "ana-2", ...).
+// proposeUsername returns want if given and free, else the username
+// derived from the email. A derived one is only a proposal: registration
+// takes a free variant if it was taken meanwhile ("ana-2"), and the
+// availability check shows the free one before inviting.
 func (s *Service) proposeUsername(ctx context.Context, tx Tx, email, want string) (string, error) {
-	if want != "" {
-		_, err := tx.UserByUsername(ctx, want)
-		switch {
-		case err == nil:
-			return "", &Error{Code: CodeUsernameTaken, Message: fmt.Sprintf("the username %q is taken", want),
-				Fields: []account.FieldError{fieldErr("username", CodeUsernameTaken, "is taken")}}
-		case errors.Is(err, ErrNotFound):
-			return want, nil
-		default:
-			return "", err
-		}
+	if want == "" {
+		return account.UsernameFromEmail(email), nil
 	}
-	return s.freeUsername(ctx, tx, account.UsernameFromEmail(email))
+	_, err := tx.UserByUsername(ctx, want)
+	switch {
+	case err == nil:
+		return "", &Error{Code: CodeUsernameTaken, Message: fmt.Sprintf("the username %q is taken", want),
+			Fields: []account.FieldError{fieldErr("username", CodeUsernameTaken, "is taken")}}
+	case errors.Is(err, ErrNotFound):
+		return want, nil
+	}
+	return "", err
 }
 
 func (s *Service) freeUsername(ctx context.Context, tx Tx, base string) (string, error) {
@@ -578,6 +598,6 @@ func (s *Service) addDirectly(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 		return nil, err
 	}
 	inv.Groups = oc.groupNames(inv.GroupIDs)
-	inv.Inviter = Person{ID: oc.inviter.ID, Email: oc.inviter.Email, Name: oc.inviter.Name()}
+	inv.Inviter = oc.inviter
 	return &Created{Invitation: inv, Outcome: OutcomeAdded}, nil
 }

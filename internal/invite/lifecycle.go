@@ -142,7 +142,7 @@ func (s *Service) rotate(ctx context.Context, tx Tx, actor Actor, org *account.O
 		}
 	}
 	validity := s.validity(org, inv)
-	oldExpiry := inv.ExpiresAt
+	oldExpiry, oldHash := inv.ExpiresAt, inv.TokenHash
 	token := s.issue(inv, now, validity)
 	if action == ActionLink && from == StatusPending {
 		// A fresh link for a live invitation keeps its deadline.
@@ -157,8 +157,10 @@ func (s *Service) rotate(ctx context.Context, tx Tx, actor Actor, org *account.O
 	if err := tx.UpdateInvitation(ctx, inv); err != nil {
 		return nil, err
 	}
-	if err := tx.AddTokenHash(ctx, inv.TokenHash, inv.ID, now); err != nil {
-		return nil, err
+	if oldHash != "" {
+		if err := tx.AddTokenHash(ctx, oldHash, inv.ID, now); err != nil {
+			return nil, err
+		}
 	}
 	typ := map[Action]string{ActionSend: "sent", ActionResend: "resent", ActionLink: "link_issued"}[action]
 	if err := s.event(ctx, tx, inv, typ, from, actor, ""); err != nil {

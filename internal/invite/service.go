@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,8 @@ type Config struct {
 	BaseURL string
 	// PersonalOrgs gives every new user an organization of their own.
 	PersonalOrgs bool
+	// OpenSignup lets people register without an invitation (password.go).
+	OpenSignup bool
 }
 
 // Service carries out every operation of the domain, checking the
@@ -31,6 +34,7 @@ type Service struct {
 	tokens *Tokens
 	cfg    Config
 	log    *slog.Logger
+	keys   sync.Map // API key hash → cachedKey
 
 	// OnTransition, if set, is called after a committed status change
 	// (for metrics).
@@ -64,6 +68,7 @@ func (s *Service) LinkFor(token string) string { return s.cfg.BaseURL + "/i/" + 
 type Actor struct {
 	UserID        string
 	Email         string
+	Name          string // display name, where known
 	InstanceAdmin bool
 	// KeyOrgID is set for API keys: the one organization the key reaches,
 	// with every permission in it.

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -122,12 +124,18 @@ func (t *tx) Invitation(ctx context.Context, orgID, id string) (*invite.Invitati
 }
 
 func (t *tx) InvitationByTokenHash(ctx context.Context, hash string) (*invite.Invitation, bool, error) {
-	inv, err := scanInvitation(t.q.QueryRowContext(ctx, `SELECT `+invCols+invFrom+`
-		JOIN invitation_tokens k ON k.invitation_id = i.id WHERE k.hash = $1`, hash))
+	inv, err := scanInvitation(t.q.QueryRowContext(ctx, `SELECT `+invCols+invFrom+`WHERE i.token_hash = $1`, hash))
+	current := true
+	if errors.Is(err, sql.ErrNoRows) {
+		// Not a live link: perhaps one replaced by a newer link.
+		current = false
+		inv, err = scanInvitation(t.q.QueryRowContext(ctx, `SELECT `+invCols+invFrom+`
+			JOIN invitation_tokens k ON k.invitation_id = i.id WHERE k.hash = $1`, hash))
+	}
 	if err := one(err, "invitation by token"); err != nil {
 		return nil, false, err
 	}
-	return inv, inv.TokenHash == hash, t.fillGroups(ctx, []*invite.Invitation{inv})
+	return inv, current, t.fillGroups(ctx, []*invite.Invitation{inv})
 }
 
 func (t *tx) AddTokenHash(ctx context.Context, hash, invitationID string, at time.Time) error {

@@ -19,7 +19,7 @@ func (s *server) sessionActor(w http.ResponseWriter, r *http.Request) (invite.Ac
 	if !ok {
 		return invite.Actor{}, false
 	}
-	return invite.Actor{UserID: u.ID, Email: u.Email, InstanceAdmin: u.InstanceAdmin}, true
+	return invite.Actor{UserID: u.ID, Email: u.Email, Name: u.Name(), InstanceAdmin: u.InstanceAdmin}, true
 }
 
 func (s *server) sessionUser(w http.ResponseWriter, r *http.Request) (*account.User, bool) {
