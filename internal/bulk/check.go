@@ -79,14 +79,27 @@ type Checker struct {
 	roles  map[string]string // lowercased → the organization's spelling
 	groups map[string]string
 	seen   *emailSet
+
+	// A file repeats a few languages and group lists on every row;
+	// remembering them saves most of the checking time. Bounded, so that a
+	// file of all-different values costs no more than no cache at all.
+	langs     map[string]string // value → normalized tag, "" if invalid
+	groupSets map[string]groupSet
 }
+
+type groupSet struct{ groups, unknown []string }
+
+const maxCached = 1024
 
 // NewChecker returns a Checker for an organization with the given roles
 // and groups (matched ignoring case). The defaults are trusted, since the
 // form that chose them offered only valid values; they are only put in the
 // same canonical spelling as file values.
 func NewChecker(d Defaults, roles []string, groups []string) *Checker {
-	c := &Checker{roles: foldMap(roles), groups: foldMap(groups), seen: newEmailSet()}
+	c := &Checker{
+		roles: foldMap(roles), groups: foldMap(groups), seen: newEmailSet(),
+		langs: make(map[string]string), groupSets: make(map[string]groupSet),
+	}
 	if tag, ok := parseLanguage(d.Language); ok {
 		d.Language = tag
 	}
@@ -132,7 +145,7 @@ func (c *Checker) Check(rec Record) Row {
 	bad = checkName(bad, ColLastName, row.LastName)
 	if rec.Present.Has(ColLanguage) {
 		row.Language = f[ColLanguage]
-		switch tag, ok := parseLanguage(row.Language); {
+		switch tag, ok := c.language(row.Language); {
 		case ok:
 			row.Language = tag
 		case utf8.RuneCountInString(row.Language) > MaxLanguageLen:
@@ -159,11 +172,11 @@ func (c *Checker) Check(rec Record) Row {
 	}
 	var unknown []string
 	if rec.Present.Has(ColGroups) {
-		parts := splitList(f[ColGroups])
-		if len(parts) > maxGroups {
-			bad = append(bad, fmt.Sprintf("invalid value for groups: more than %d groups", maxGroups))
+		gs, ok := c.groupList(f[ColGroups])
+		if ok {
+			row.Groups, unknown = gs.groups, gs.unknown
 		} else {
-			row.Groups, unknown = c.splitGroups(parts)
+			bad = append(bad, fmt.Sprintf("invalid value for groups: more than %d groups", maxGroups))
 		}
 	}
 
@@ -209,6 +222,35 @@ func checkName(bad []string, c Column, name string) []string {
 		return append(bad, fmt.Sprintf("invalid value for %s: contains a line break or another control character", c))
 	}
 	return bad
+}
+
+// language is parseLanguage, remembered.
+func (c *Checker) language(s string) (string, bool) {
+	if tag, ok := c.langs[s]; ok {
+		return tag, tag != ""
+	}
+	tag, ok := parseLanguage(s)
+	if len(c.langs) < maxCached {
+		c.langs[s] = tag
+	}
+	return tag, ok
+}
+
+// groupList splits and resolves a groups cell, remembered; ok is false
+// when the cell names more than maxGroups groups.
+func (c *Checker) groupList(s string) (gs groupSet, ok bool) {
+	if gs, ok := c.groupSets[s]; ok {
+		return gs, true
+	}
+	parts := splitList(s)
+	if len(parts) > maxGroups {
+		return gs, false
+	}
+	gs.groups, gs.unknown = c.splitGroups(parts)
+	if len(c.groupSets) < maxCached {
+		c.groupSets[s] = gs
+	}
+	return gs, true
 }
 
 // parseLanguage accepts a well-formed BCP 47 tag with a known language

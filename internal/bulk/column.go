@@ -109,7 +109,7 @@ func parseHeader(cells []string, line int) (*layout, error) {
 		}
 		if have.Has(c) {
 			return nil, errorf(CodeValidationFailed, line,
-				"columns %q and %q both give the %s; keep one of them",
+				"columns %q and %q are both the %s column; keep one of them",
 				seen[c], strings.TrimSpace(cell), c)
 		}
 		have.add(c)

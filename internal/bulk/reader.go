@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -158,11 +159,11 @@ func isBlank(cells []string) bool {
 }
 
 // Header returns the recognized columns in file order.
-func (r *Reader) Header() []Column { return r.layout.header }
+func (r *Reader) Header() []Column { return slices.Clone(r.layout.header) }
 
 // Warnings returns what Open noticed but did not refuse, such as
 // `unknown column "Phone" ignored`.
-func (r *Reader) Warnings() []string { return r.layout.warnings }
+func (r *Reader) Warnings() []string { return slices.Clone(r.layout.warnings) }
 
 // Next returns the next non-blank row, or io.EOF after the last. An error
 // other than io.EOF is an *Error (or an I/O error) and ends the reading:

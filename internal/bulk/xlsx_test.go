@@ -270,3 +270,32 @@ func TestXLSXCloseRemovesTempFiles(t *testing.T) {
 		t.Errorf("Next after Close succeeded")
 	}
 }
+
+// TestXLSXWideBlankRows: excelize hands over a row with a cell in the
+// last column as 16,384 cells, even when all are empty, so a small file of
+// such rows costs real time; the blank-row allowance bounds it.
+func TestXLSXWideBlankRows(t *testing.T) {
+	t.Parallel()
+	var sheet strings.Builder
+	sheet.WriteString(`<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`)
+	sheet.WriteString(`<row r="1"><c r="A1" t="inlineStr"><is><t>email</t></is></c></row>`)
+	for i := 2; i < 40; i++ {
+		sheet.WriteString(`<row r="` + itoa(i) + `"><c r="XFD` + itoa(i) + `"><f>1</f></c></row>`)
+	}
+	sheet.WriteString(`</sheetData></worksheet>`)
+	entries := partsOf(t, xlsxFile(t, [][]any{{"email"}}))
+	for i, e := range entries {
+		if e.name == "xl/worksheets/sheet1.xml" {
+			entries[i].data = []byte(sheet.String())
+		}
+	}
+	r, err := open(zipBytes(t, entries...), "list.xlsx", Limits{MaxRows: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	recs, err := readAll(r)
+	if errCode(err) != CodePayloadTooLarge || len(recs) != 0 || !strings.Contains(err.Error(), "empty rows") {
+		t.Fatalf("read 38 blank rows with MaxRows 10: %d records, error %v; want none and %s about empty rows", len(recs), err, CodePayloadTooLarge)
+	}
+}
