@@ -32,6 +32,7 @@ type Error struct {
 	cause   error // for logs and errors.Is; never shown to the uploader
 }
 
+// Error returns the message with its origin and line: "bulk: line 3: ...".
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("bulk: line %d: %s", e.Line, e.Message)

@@ -10,8 +10,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
 )
 
 func TestXLSX(t *testing.T) {
@@ -297,5 +299,44 @@ func TestXLSXWideBlankRows(t *testing.T) {
 	recs, err := readAll(r)
 	if errCode(err) != CodePayloadTooLarge || len(recs) != 0 || !strings.Contains(err.Error(), "empty rows") {
 		t.Fatalf("read 38 blank rows with MaxRows 10: %d records, error %v; want none and %s about empty rows", len(recs), err, CodePayloadTooLarge)
+	}
+}
+
+// TestXLSXDisplayedText: cells come as the spreadsheet shows them (the
+// number format applied), not as stored.
+func TestXLSXDisplayedText(t *testing.T) {
+	t.Parallel()
+	f := excelize.NewFile()
+	defer f.Close()
+	_ = f.SetSheetRow("Sheet1", "A1", &[]any{"email", "first_name", "last_name", "admin"})
+	_ = f.SetSheetRow("Sheet1", "A2", &[]any{"ana@example.com", time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC), 1.5, true})
+	twoDecimals, _ := f.NewStyle(&excelize.Style{NumFmt: 2})
+	_ = f.SetCellStyle("Sheet1", "C2", "C2", twoDecimals)
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	shown := func(cell string) string {
+		v, err := f.GetCellValue("Sheet1", cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	r, err := open(buf.Bytes(), "list.xlsx", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := readAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Record{rec(2, ColEmail, "ana@example.com", ColFirstName, shown("B2"), ColLastName, "1.50", ColAdmin, "TRUE")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records mismatch (-want +got):\n%s", diff)
+	}
+	if got[0].Fields[ColFirstName] == "45356" {
+		t.Errorf("date read as its serial number %q", got[0].Fields[ColFirstName])
 	}
 }
