@@ -113,10 +113,12 @@ func (r *Runner) Wake() {
 // leaves at most one batch (claimLimit emails) sent but not marked sent;
 // those are sent again once their lease runs out.
 func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
+	t0 := time.Now()
 	claimed, err := r.store.ClaimEmails(ctx, r.cfg.Owner, r.now(), r.cfg.Lease, r.claimLimit())
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
+	t1 := time.Now()
 	results := make([]sqlstore.EmailResult, len(claimed))
 	for i, e := range claimed {
 		results[i].Email = e
@@ -127,9 +129,11 @@ func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("job: load email batch: %w", err)
 	}
+	all := r.renderAll(b, claimed)
+	t2 := time.Now()
 	var msgs []mail.Message
 	var idx []int // msgs[i] is for claimed[idx[i]]
-	for i, m := range r.renderAll(b, claimed) {
+	for i, m := range all {
 		switch {
 		case m.err != nil:
 			results[i].Permanent, results[i].Error = true, m.err.Error()
@@ -159,11 +163,14 @@ func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	t3 := time.Now()
 	// Outcomes are recorded even when ctx was cancelled mid-send, so that
 	// what was sent is not sent again.
 	if err := r.store.CompleteEmails(context.WithoutCancel(ctx), r.now(), results); err != nil {
 		return 0, err
 	}
+	r.log.Debug("email batch", "emails", len(claimed), "sent", len(msgs), "claim", t1.Sub(t0),
+		"render", t2.Sub(t1), "send", t3.Sub(t2), "complete", time.Since(t3))
 	return len(claimed), ctx.Err()
 }
 

@@ -44,11 +44,15 @@ func (s *Store) ClaimEmails(ctx context.Context, owner string, now time.Time, le
 		if t.d == Postgres {
 			lock = " FOR UPDATE SKIP LOCKED"
 		}
-		rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`UPDATE outbox SET lease_owner = $1, lease_until = $2,
-			attempts = attempts + 1
-			WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND due_at <= $3
-				AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at, id LIMIT %d%s)
-			AND status = 'queued' AND (lease_until IS NULL OR lease_until < $3)
+		// The due ids are chosen once, in a materialized CTE: PostgreSQL
+		// may otherwise plan "id IN (SELECT ... LIMIT n)" as a nested loop
+		// that runs the subquery again for every outbox row, each run
+		// locking n more, and so claim far more than limit.
+		rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`WITH due AS MATERIALIZED (SELECT id FROM outbox
+				WHERE status = 'queued' AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+				ORDER BY due_at, id LIMIT %d%s)
+			UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM due) AND status = 'queued' AND (lease_until IS NULL OR lease_until < $3)
 			RETURNING id, org_id, kind, invitation_id, user_id, recipient, data, due_at, attempts, created_at`, limit, lock),
 			owner, t.t(now.Add(lease)), t.t(now))
 		if err != nil {
