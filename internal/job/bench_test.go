@@ -99,7 +99,6 @@ func BenchmarkDeliver(b *testing.B) {
 	}
 }
 
-
 // benchLog logs each batch's phases (claim, render, send, complete) when
 // the benchmark runs with -v.
 func benchLog(b *testing.B) *slog.Logger {
