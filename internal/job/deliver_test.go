@@ -448,3 +448,49 @@ func TestMailboxWithoutSMTP(t *testing.T) {
 		}
 	})
 }
+
+// TestInviterNotices: the expired and link_requested notices, which no
+// service path queues yet, go to the inviter with a link to the
+// invitation in the console; an expiry notice for an invitation renewed
+// meanwhile is not sent.
+func TestInviterNotices(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e, options{})
+		ana := b.invite(t, "ana@x.test", invite.Options{})
+		bob := b.invite(t, "bob@x.test", invite.Options{})
+		b.deliver(t)
+		b.clock.Advance(8 * 24 * time.Hour)
+		if _, err := b.svc.Renew(b.ctx, b.owner, b.org.Slug, bob.Invitation.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		b.deliver(t)
+		before := b.smtp.Count()
+		err := b.store.InTx(b.ctx, func(tx invite.Tx) error {
+			for _, n := range []struct{ kind, inv string }{
+				{invite.MailExpired, ana.Invitation.ID}, {invite.MailLinkRequested, ana.Invitation.ID},
+				{invite.MailExpired, bob.Invitation.ID},
+			} {
+				if err := tx.EnqueueEmail(b.ctx, &invite.Email{ID: invite.NewID(), OrgID: b.org.ID, Kind: n.kind,
+					InvitationID: n.inv, UserID: b.owner.UserID, To: "owner@acme.test", DueAt: b.clock.Now()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := b.deliver(t); n != 3 {
+			t.Fatalf("handled %d emails, want 3", n)
+		}
+		got := b.smtp.Messages()[before:]
+		b.check(t, got, want{to: "owner@acme.test", lang: "en", subject: "ana@x.test"},
+			want{to: "owner@acme.test", lang: "en", subject: "ana@x.test"})
+		console := baseURL + "/admin/orgs/" + b.org.Slug + "/invitations/" + ana.Invitation.ID
+		for _, m := range got {
+			if !strings.Contains(m.Text, console) {
+				t.Errorf("%q has no link to %s:\n%s", m.Subject, console, m.Text)
+			}
+		}
+	})
+}
