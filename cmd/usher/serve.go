@@ -34,6 +34,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jobLease := fs.Duration("job-lease", 2*time.Minute, "how long claimed emails are reserved for this instance; a dead instance's emails are sent by another after it")
 	jobPoll := fs.Duration("job-poll", time.Second, "how often to look for due email queued by other instances")
 	personal := fs.Bool("personal-orgs", true, "give every new user a personal organization")
+	openSignup := fs.Bool("open-signup", false, "let people create an account without an invitation")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := config.Parse(fs, args, getenv); err != nil {
@@ -73,6 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.store.Close()
+	a.svc.SetOpenSignup(*openSignup)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

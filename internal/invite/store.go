@@ -28,6 +28,8 @@ type Tx interface {
 	EnqueueEmail(ctx context.Context, e *Email) error
 	// AddAudit records an administrative action.
 	AddAudit(ctx context.Context, a *AuditEntry) error
+	// WebStore holds password resets and sign-up links (password.go).
+	WebStore
 }
 
 // UserStore holds accounts, sessions and API keys.
@@ -135,3 +137,18 @@ type Page struct {
 
 // Clock tells the time; tests move it instead of sleeping.
 type Clock func() time.Time
+
+// WebStore holds what the pages need beyond invitations: password resets
+// and sign-up links, and the live invitations of an address.
+type WebStore interface {
+	InsertPasswordReset(ctx context.Context, p *PasswordReset) error
+	PasswordReset(ctx context.Context, id string) (*PasswordReset, error)
+	PasswordResetByHash(ctx context.Context, hash string) (*PasswordReset, error)
+	// CountPasswordResets counts the links issued for email since.
+	CountPasswordResets(ctx context.Context, email string, since time.Time) (int, error)
+	// UsePasswordResets marks every unused link of email used at.
+	UsePasswordResets(ctx context.Context, email string, at time.Time) error
+	// LiveInvitationsByEmail lists email's live invitations in every
+	// organization.
+	LiveInvitationsByEmail(ctx context.Context, email string) ([]*Invitation, error)
+}

@@ -1,0 +1,224 @@
+package web_test
+
+import (
+	"encoding/csv"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"usher/internal/invite"
+	"usher/internal/sqlstore/storetest"
+)
+
+// browser is a cookie-keeping HTTP client that does not follow
+// redirects, so tests see each 303.
+type browser struct {
+	ev     *env
+	client *http.Client
+}
+
+func (ev *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{ev: ev, client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values, headers ...string) (int, http.Header, string) {
+	b.ev.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(b.ev.ctx, method, b.ev.srv.URL+path, body)
+	if err != nil {
+		b.ev.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.ev.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(out)
+}
+
+func (b *browser) get(path string) (int, string) {
+	b.ev.t.Helper()
+	st, _, body := b.do("GET", path, nil)
+	return st, body
+}
+
+func (b *browser) post(path string, form url.Values) (int, http.Header, string) {
+	b.ev.t.Helper()
+	return b.do("POST", path, form)
+}
+
+func (b *browser) signIn(email, password string) {
+	b.ev.t.Helper()
+	st, h, body := b.post("/admin/signin", url.Values{"email": {email}, "password": {password}, "next": {"/admin/"}})
+	if st != http.StatusSeeOther {
+		b.ev.t.Fatalf("sign in as %s: status %d, want 303; %s", email, st, body)
+	}
+	_ = h
+}
+
+// invite invites email into acme as the owner and returns its token.
+func (ev *env) invite(email string, opt invite.Options) (*invite.Created, string) {
+	ev.t.Helper()
+	c, err := ev.svc.Invite(ev.ctx, invite.Actor{UserID: ev.owner.ID, Email: ev.owner.Email}, "acme", email, opt)
+	if err != nil {
+		ev.t.Fatalf("Invite(%q) = %v", email, err)
+	}
+	return c, c.Link[strings.LastIndex(c.Link, "/")+1:]
+}
+
+func TestPagesEscapeUserText(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	_, token := ev.invite("ana@example.com", invite.Options{FirstName: "<script>alert(1)</script>",
+		Message: "Hi <b>there</b>\n\"quoted\" & 'single'"})
+	b := ev.browser()
+	st, body := b.get("/i/" + token)
+	if st != http.StatusOK {
+		t.Fatalf("GET /i/token = %d, want 200", st)
+	}
+	for _, bad := range []string{"<script>alert(1)", "<b>there</b>"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("invitee page contains %q unescaped", bad)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "Hi &lt;b&gt;there&lt;/b&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("invitee page lacks escaped %q", want)
+		}
+	}
+	b.signIn("boss@acme.test", "correct horse battery")
+	_, body = b.get("/admin/orgs/acme/invitations")
+	if strings.Contains(body, "<script>alert(1)") || !strings.Contains(body, "&lt;script&gt;") {
+		t.Errorf("invitations list does not escape the name")
+	}
+}
+
+func TestPagesRefuseCrossOriginPosts(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	_, token := ev.invite("ana@example.com", invite.Options{})
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	for _, path := range []string{"/admin/orgs/acme/invite", "/admin/signin", "/i/" + token + "/decline", "/admin/orgs/acme/groups"} {
+		form := url.Values{"emails": {"x@example.com"}, "name": {"Evil"}, "email": {"boss@acme.test"}, "password": {"correct horse battery"}}
+		st, _, _ := b.do("POST", path, form, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		if st != http.StatusForbidden {
+			t.Errorf("cross-site POST %s = %d, want 403", path, st)
+		}
+	}
+	// Nothing changed: the invitation is still pending, no group was made.
+	info, err := ev.svc.Lookup(ev.ctx, token)
+	if err != nil || info.Status != invite.StatusPending {
+		t.Fatalf("after cross-site decline: %v, %v; want pending", info, err)
+	}
+	groups, _ := ev.svc.Groups(ev.ctx, invite.Actor{UserID: ev.owner.ID}, "acme")
+	if len(groups) != 1 {
+		t.Errorf("groups = %d, want 1", len(groups))
+	}
+	// The same POST from the site itself works.
+	st, _, _ := b.do("POST", "/admin/orgs/acme/groups", url.Values{"name": {"Friends"}}, "Origin", ev.srv.URL, "Sec-Fetch-Site", "same-origin")
+	if st != http.StatusSeeOther {
+		t.Errorf("same-origin POST = %d, want 303", st)
+	}
+}
+
+func TestInviteWithoutPermissionIsForbidden(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	_, token := ev.invite("member@acme.test", invite.Options{})
+	if _, err := ev.svc.Accept(ev.ctx, token, invite.Registration{Password: "plain member password", FirstName: "Mem"}); err != nil {
+		t.Fatal(err)
+	}
+	b := ev.browser()
+	b.signIn("member@acme.test", "plain member password")
+	st, body := b.get("/admin/orgs/acme/members")
+	if st != http.StatusOK {
+		t.Fatalf("members as member = %d", st)
+	}
+	if strings.Contains(body, `id="invite-button"`) || strings.Contains(body, "/admin/orgs/acme/invite\"") {
+		t.Errorf("a member without invitations.create sees an invite button")
+	}
+	st, _, _ = b.post("/admin/orgs/acme/invite", url.Values{"emails": {"new@example.com"}})
+	if st != http.StatusForbidden {
+		t.Errorf("POST invite as member = %d, want 403", st)
+	}
+	if st, _ := b.get("/admin/orgs/acme/invite"); st != http.StatusForbidden {
+		t.Errorf("GET invite as member = %d, want 403", st)
+	}
+	page, err := ev.svc.List(ev.ctx, invite.Actor{UserID: ev.owner.ID}, "acme", invite.ListFilter{Query: "new@example.com", Limit: 10})
+	if err != nil || page.Total != 0 {
+		t.Errorf("the refused invite made an invitation: %v, %v", page, err)
+	}
+}
+
+func TestExportNeutralizesFormulas(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	ev.invite("eve@example.com", invite.Options{FirstName: "=HYPERLINK(\"http://x\")", LastName: "+1", Message: "m"})
+	ev.invite("bob@example.com", invite.Options{FirstName: "@SUM(A1)", LastName: "-2"})
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	st, h, body := b.do("GET", "/admin/orgs/acme/invitations.csv", nil)
+	if st != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+		t.Fatalf("export = %d %s", st, h.Get("Content-Type"))
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("rows = %d, want header + 2", len(rows))
+	}
+	for _, row := range rows[1:] {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("cell %q starts with a formula character", cell)
+			}
+		}
+	}
+	if !strings.Contains(body, `'=HYPERLINK`) || !strings.Contains(body, "'@SUM") || !strings.Contains(body, "'+1") {
+		t.Errorf("export does not prefix formulas with a quote:\n%s", body)
+	}
+}
+
+func TestInviteePageGetDoesNotConsume(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	_, token := ev.invite("ana@example.com", invite.Options{})
+	b := ev.browser()
+	for range 3 {
+		if st, body := b.get("/i/" + token); st != http.StatusOK || !strings.Contains(body, "Create your account") {
+			t.Fatalf("GET /i/token = %d; body lacks the registration form", st)
+		}
+	}
+	st, h, body := b.post("/i/"+token+"/accept", url.Values{"mode": {"register"}, "first_name": {"Ana"},
+		"password": {"a long enough passphrase"}, "password_confirm": {"a long enough passphrase"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("accept = %d; %s", st, body)
+	}
+	if _, body := b.get(h.Get("Location")); !strings.Contains(body, "You&#39;re in") && !strings.Contains(body, "You're in") {
+		t.Errorf("after accepting, the page does not say you're in")
+	}
+	if _, body := ev.browser().get("/i/" + token); !strings.Contains(body, "already been used") {
+		t.Errorf("another browser does not see the link as used")
+	}
+	if _, body := b.get("/i/" + strings.Repeat("A", 43)); !strings.Contains(body, "not valid") {
+		t.Errorf("an unknown token does not say the link is not valid")
+	}
+}
