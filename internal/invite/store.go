@@ -28,6 +28,8 @@ type Tx interface {
 	EnqueueEmail(ctx context.Context, e *Email) error
 	// AddAudit records an administrative action.
 	AddAudit(ctx context.Context, a *AuditEntry) error
+	// ImportStore holds import batches (import.go).
+	ImportStore
 	// WebStore holds password resets and sign-up links (password.go).
 	WebStore
 }
@@ -82,8 +84,8 @@ type InvitationStore interface {
 	// InvitationByTokenHash finds the invitation a token was ever issued
 	// for; current says whether it is still its live link.
 	InvitationByTokenHash(ctx context.Context, hash string) (inv *Invitation, current bool, err error)
-	// AddTokenHash remembers a token issued for an invitation, so that
-	// superseded links can be told apart from unknown ones.
+	// AddTokenHash remembers a token an invitation no longer answers to,
+	// so that superseded links can be told apart from unknown ones.
 	AddTokenHash(ctx context.Context, hash, invitationID string, at time.Time) error
 	LiveInvitation(ctx context.Context, orgID, email string) (*Invitation, error)
 	ListInvitations(ctx context.Context, f ListFilter) (*Page, error)

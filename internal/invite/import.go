@@ -1,0 +1,238 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"usher/internal/account"
+	"usher/internal/bulk"
+)
+
+// Import batches (product.md §5 Import).
+//
+// An import is read and previewed once, in chunks: each chunk of rows is
+// checked on its own terms (bulk.Checker), then against the database with
+// a few set-based queries, and written to the batch's rows. Nothing holds
+// the whole file: memory stays flat whatever the row count. Commit reads
+// the rows back in chunks and creates the invitations of the valid ones in
+// one transaction, with multi-row inserts.
+
+// ImportStatus is where a batch is in its life.
+type ImportStatus string
+
+// The statuses of a batch: processing → previewed → committing →
+// committed, or failed (the file could not be read; the batch keeps only
+// its reason).
+const (
+	ImportProcessing ImportStatus = "processing"
+	ImportPreviewed  ImportStatus = "previewed"
+	ImportCommitting ImportStatus = "committing"
+	ImportCommitted  ImportStatus = "committed"
+	ImportFailed     ImportStatus = "failed"
+)
+
+// importChunk is how many rows are checked, looked up and written
+// together, and how many invitations one multi-row statement inserts.
+const importChunk = 500
+
+// staleCommit is how long a commit may stay in committing before another
+// commit request may take it over (its instance died mid-way; the
+// transaction it ran was rolled back with it).
+const staleCommit = 15 * time.Minute
+
+// ImportOptions are the options chosen with the upload. A value in the
+// file overrides them for its row.
+type ImportOptions struct {
+	Role      string        `json:"role"`
+	Groups    []string      `json:"groups"`
+	Admin     bool          `json:"admin"`
+	Language  string        `json:"language"`
+	Message   string        `json:"message"`
+	ExpiresIn time.Duration `json:"expires_in"`
+	SendEmail bool          `json:"send_email"`
+}
+
+// Import is one uploaded file and what became of it.
+type Import struct {
+	ID        string
+	OrgID     string
+	CreatedBy string
+	Status    ImportStatus
+	// ErrorCode and Error say why the batch failed (status failed) or why
+	// its last commit attempt did not go through (status previewed).
+	ErrorCode string
+	Error     string
+	Filename  string
+	Options   ImportOptions
+	// Totals counts the rows by outcome (every outcome present).
+	Totals   map[string]int
+	Warnings []string
+	// RowsRead is the progress of the preview: rows read so far.
+	RowsRead int
+	// Created is how many invitations the commit created (invited or
+	// added directly).
+	Created int
+
+	CommitOwner     string
+	CreatedAt       time.Time
+	PreviewedAt     time.Time
+	CommitStartedAt time.Time
+	CommittedAt     time.Time
+}
+
+// ImportRow is one row of a batch: the values its invitation gets and its
+// outcome; after commit, the invitation it made.
+type ImportRow struct {
+	Line      int
+	Email     string
+	FirstName string
+	LastName  string
+	Language  string
+	Role      string
+	Groups    []string
+	Admin     *bool // as given in the file; nil: not given
+	IsAdmin   bool  // what the invitation grants
+	Outcome   string
+	Detail    string
+	// InvitationID is the id of the row's invitation once committed
+	// (planned at preview, so that the commit need not rewrite the row).
+	InvitationID string
+}
+
+// ImportRowFilter selects rows of one batch, in row order.
+type ImportRowFilter struct {
+	ImportID  string
+	Outcomes  []string
+	AfterLine int
+	Limit     int
+}
+
+// EmailState is what the database knows about one address in one
+// organization, for the outcomes that need it.
+type EmailState struct {
+	UserID string // "" when no account has the address
+	Member bool
+	// Live is the organization's live invitation for the address (id,
+	// status and expiry only), if any.
+	Live *Invitation
+}
+
+// ImportStore holds import batches and the set-based reads and writes
+// that make importing at spreadsheet scale cheap.
+type ImportStore interface {
+	InsertImport(ctx context.Context, imp *Import) error
+	Import(ctx context.Context, orgID, id string) (*Import, error)
+	// UpdateImport writes imp's mutable fields if its stored status is
+	// from and, when owner is not "", its stored commit owner is owner;
+	// ErrConflict otherwise.
+	UpdateImport(ctx context.Context, imp *Import, from ImportStatus, owner string) error
+	// SetImportProgress records how many rows have been read.
+	SetImportProgress(ctx context.Context, id string, rowsRead int) error
+	InsertImportRows(ctx context.Context, importID string, rows []ImportRow) error
+	DeleteImportRows(ctx context.Context, importID string) error
+	ImportRows(ctx context.Context, f ImportRowFilter) ([]ImportRow, error)
+	// CountImportRows counts a batch's rows with one of outcomes (all: none).
+	CountImportRows(ctx context.Context, importID string, outcomes []string) (int, error)
+	// SetImportRowResults writes outcome, detail and invitation id of rows
+	// (matched by line).
+	SetImportRowResults(ctx context.Context, importID string, rows []ImportRow) error
+	// EmailStates looks up emails (normalized) in one organization, in a
+	// few queries; addresses the database knows nothing of are absent.
+	EmailStates(ctx context.Context, orgID string, emails []string) (map[string]EmailState, error)
+	// InsertInvitations inserts invs with their groups and current token
+	// hashes, skipping (and returning the ids of) those that would make a
+	// second live invitation for an address.
+	InsertInvitations(ctx context.Context, invs []*Invitation) (skipped map[string]bool, err error)
+	AddEvents(ctx context.Context, events []*Event) error
+	EnqueueEmails(ctx context.Context, emails []*Email) error
+}
+
+func allOutcomes() map[string]int {
+	return map[string]int{
+		string(bulk.OutcomeOK): 0, string(bulk.OutcomeInvalidEmail): 0, string(bulk.OutcomeDuplicate): 0,
+		string(bulk.OutcomeAlreadyInvited): 0, string(bulk.OutcomeAlreadyMember): 0,
+		string(bulk.OutcomeExistingUser): 0, string(bulk.OutcomeUnknownGroup): 0, string(bulk.OutcomeInvalidValue): 0,
+	}
+}
+
+// CheckImportAccess tells whether actor may import into the organization
+// slug, before the upload is read.
+func (s *Service) CheckImportAccess(ctx context.Context, actor Actor, slug string) error {
+	return s.store.View(ctx, func(tx Tx) error {
+		_, err := s.access(ctx, tx, actor, slug, account.PermBulkInvite)
+		return err
+	})
+}
+
+// GetImport returns a batch of the organization slug.
+func (s *Service) GetImport(ctx context.Context, actor Actor, slug, id string) (*Import, error) {
+	var imp *Import
+	err := s.store.View(ctx, func(tx Tx) error {
+		org, err := s.access(ctx, tx, actor, slug, account.PermBulkInvite)
+		if err != nil {
+			return err
+		}
+		imp, err = loadImport(ctx, tx, org.ID, id)
+		return err
+	})
+	return imp, err
+}
+
+func loadImport(ctx context.Context, tx Tx, orgID, id string) (*Import, error) {
+	imp, err := tx.Import(ctx, orgID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errorf(CodeNotFound, "no such import")
+	}
+	return imp, err
+}
+
+// ImportRowsPage is one page of a batch's rows.
+type ImportRowsPage struct {
+	Rows      []ImportRow
+	NextAfter int // the line to continue after; 0: no more
+	Total     int
+}
+
+// ImportRows lists a batch's rows in file order, optionally only those
+// with one of outcomes, limit (≤ 500) after line afterLine.
+func (s *Service) ImportRows(ctx context.Context, actor Actor, slug, id string, outcomes []string, afterLine, limit int) (*ImportRowsPage, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	page := &ImportRowsPage{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		org, err := s.access(ctx, tx, actor, slug, account.PermBulkInvite)
+		if err != nil {
+			return err
+		}
+		if page.Total, err = tx.CountImportRows(ctx, id, outcomes); err != nil {
+			return err
+		}
+		imp, err := loadImport(ctx, tx, org.ID, id)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.ImportRows(ctx, ImportRowFilter{ImportID: id, Outcomes: outcomes, AfterLine: afterLine, Limit: limit + 1})
+		if err != nil {
+			return err
+		}
+		if imp.Status != ImportCommitted {
+			// Ids are planned at preview; an invitation exists only once
+			// committed.
+			for i := range rows {
+				rows[i].InvitationID = ""
+			}
+		}
+		if len(rows) > limit {
+			rows = rows[:limit]
+			page.NextAfter = rows[limit-1].Line
+		}
+		page.Rows = rows
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}

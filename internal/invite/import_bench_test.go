@@ -1,0 +1,373 @@
+package invite_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"usher/internal/account"
+	"usher/internal/bulk"
+	"usher/internal/invite"
+	"usher/internal/sqlstore"
+	"usher/internal/sqlstore/storetest"
+)
+
+// BenchmarkImport measures a whole import (preview, then commit) of a
+// generated file beside the raw floors measured in the same run: reading
+// the file with nothing else (the bulk reader; for XLSX also excelize's
+// bare Rows iterator) and a prepared one-row-at-a-time INSERT of the same
+// rows into a table shaped like invitations, in one transaction. It
+// reports seconds, ratios and the peak heap.
+//
+//	go test -run '^$' -bench BenchmarkImport -benchtime 1x ./internal/invite/
+//	USHER_BENCH_ROWS=1000000 go test -run '^$' -bench 'BenchmarkImport/sqlite/csv' -benchtime 1x -timeout 1h ./internal/invite/
+//
+// With USHER_TEST_POSTGRES_URL set it runs on PostgreSQL too.
+func BenchmarkImport(b *testing.B) {
+	rows := 100_000
+	if v := os.Getenv("USHER_BENCH_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = n
+	}
+	dir := b.TempDir()
+	files := map[string]string{"csv": filepath.Join(dir, "people.csv"), "xlsx": filepath.Join(dir, "people.xlsx")}
+	if err := writeBenchFile(files["csv"], rows, false); err != nil {
+		b.Fatal(err)
+	}
+	if err := writeBenchFile(files["xlsx"], rows, true); err != nil {
+		b.Fatal(err)
+	}
+	limits := bulk.Limits{MaxRows: rows, MaxBytes: 1 << 30}
+	for _, e := range storetest.Engines() {
+		for _, format := range []string{"csv", "xlsx"} {
+			b.Run(e.Name+"/"+format, func(b *testing.B) {
+				for range b.N {
+					benchImport(b, e, files[format], format, rows, limits)
+				}
+			})
+		}
+	}
+}
+
+func benchRowValues(i int) []string {
+	admin := "no"
+	if i%50 == 0 {
+		admin = "yes"
+	}
+	return []string{fmt.Sprintf("person.%d@example%d.com", i, i%97), "First" + strconv.Itoa(i), "Last" + strconv.Itoa(i),
+		[]string{"en", "nl-BE", "fr", "de"}[i%4], "Sales; Support", admin, "member"}
+}
+
+var benchHeader = []string{"email", "first_name", "last_name", "language", "groups", "admin", "role"}
+
+func writeBenchFile(path string, n int, xlsx bool) error {
+	if !xlsx {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriter(f)
+		fmt.Fprintln(w, "email,first_name,last_name,language,groups,admin,role")
+		for i := range n {
+			v := benchRowValues(i)
+			fmt.Fprintf(w, "%s,%s,%s,%s,\"%s\",%s,%s\n", v[0], v[1], v[2], v[3], v[4], v[5], v[6])
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	f := excelize.NewFile()
+	defer f.Close()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		return err
+	}
+	cells := make([]any, len(benchHeader))
+	put := func(r int, vals []string) error {
+		for j, v := range vals {
+			cells[j] = v
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, r)
+		return sw.SetRow(cell, cells)
+	}
+	if err := put(1, benchHeader); err != nil {
+		return err
+	}
+	for i := range n {
+		if err := put(i+2, benchRowValues(i)); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return f.SaveAs(path)
+}
+
+// heapPeak samples the live heap every few milliseconds until stopped.
+type heapPeak struct {
+	peak atomic.Uint64
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+func watchHeap() *heapPeak {
+	runtime.GC()
+	h := &heapPeak{stop: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() {
+		metrics.Read(sample)
+		if v := sample[0].Value.Uint64(); v > h.peak.Load() {
+			h.peak.Store(v)
+		}
+	}
+	h.done.Go(func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return h
+}
+
+func (h *heapPeak) end() float64 {
+	close(h.stop)
+	h.done.Wait()
+	return float64(h.peak.Load()) / (1 << 20)
+}
+
+func openBench(path string, limits bulk.Limits) (*bulk.Reader, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	rd, err := bulk.Open(f, st.Size(), filepath.Base(path), limits)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return rd, f, nil
+}
+
+func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int, limits bulk.Limits) {
+	ctx := context.Background()
+	b.StopTimer()
+	store := storetest.Open(b, e)
+	tokens, _ := invite.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	svc := invite.New(store, nil, account.NewHasher(4), tokens, invite.Config{BaseURL: "http://usher.test"}, nil)
+	owner, err := svc.CreateUser(ctx, "boss@acme.test", "correct horse battery", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.CreateOrg(ctx, "Acme", "acme", owner.Email); err != nil {
+		b.Fatal(err)
+	}
+	for _, g := range []string{"Sales", "Support"} {
+		if _, err := svc.CreateGroup(ctx, invite.Actor{UserID: owner.ID}, "acme", g); err != nil {
+			b.Fatal(err)
+		}
+	}
+	actor, err := svc.OperatorFor(ctx, "acme")
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// Floors: bare reading, and a raw insert of the same rows.
+	h := watchHeap()
+	start := time.Now()
+	rd, f, err := openBench(path, limits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []bulk.Record // kept only for the raw insert floor below
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(recs) < rows {
+			recs = append(recs, rec)
+		}
+	}
+	rd.Close()
+	f.Close()
+	parse := time.Since(start)
+	h.end()
+	excel := time.Duration(0)
+	if format == "xlsx" {
+		if excel, err = bareExcelize(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw, err := rawInsert(ctx, store, recs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs = nil
+
+	b.StartTimer()
+	h = watchHeap()
+	start = time.Now()
+	rd, f, err = openBench(path, limits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	imp, run, err := svc.StartImport(ctx, actor, "acme", filepath.Base(path), rd, invite.ImportOptions{SendEmail: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	rd.Close()
+	f.Close()
+	preview := time.Since(start)
+	start = time.Now()
+	_, run, err = svc.CommitImport(ctx, actor, "acme", imp.ID)
+	if err != nil || run == nil {
+		b.Fatalf("commit: %v", err)
+	}
+	if err := run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	commit := time.Since(start)
+	peak := h.end()
+	b.StopTimer()
+	done, err := svc.GetImport(ctx, actor, "acme", imp.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if done.Created != rows {
+		b.Fatalf("created %d invitations, want %d (totals %v)", done.Created, rows, done.Totals)
+	}
+	floor := parse + raw
+	if format == "xlsx" {
+		floor = excel + raw
+		b.ReportMetric(excel.Seconds(), "excelize_s")
+	}
+	b.ReportMetric(parse.Seconds(), "parse_s")
+	b.ReportMetric(raw.Seconds(), "rawinsert_s")
+	b.ReportMetric(preview.Seconds(), "preview_s")
+	b.ReportMetric(commit.Seconds(), "commit_s")
+	b.ReportMetric((preview+commit).Seconds()/floor.Seconds(), "x_floor")
+	b.ReportMetric(peak, "peakheap_MB")
+	b.Logf("%s %s %d rows: parse %.2fs, excelize %.2fs, raw insert %.2fs; preview %.2fs, commit %.2fs; (preview+commit)/floor = %.2f; peak heap %.0f MB",
+		e.Name, format, rows, parse.Seconds(), excel.Seconds(), raw.Seconds(), preview.Seconds(), commit.Seconds(),
+		(preview+commit).Seconds()/floor.Seconds(), peak)
+	b.StartTimer()
+}
+
+// bareExcelize reads every cell of the first sheet with excelize's
+// streaming iterator, and nothing else.
+func bareExcelize(path string) (time.Duration, error) {
+	start := time.Now()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	rows, err := f.Rows(f.GetSheetName(0))
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		if _, err := rows.Columns(); err != nil {
+			return 0, err
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// rawInsert writes recs into a copy of the invitations table (same
+// columns, same indexes) with one prepared single-row INSERT per row in
+// one transaction: the floor of what storing them can cost.
+func rawInsert(ctx context.Context, store *sqlstore.Store, recs []bulk.Record) (time.Duration, error) {
+	db := store.DB()
+	ts := "TEXT"
+	if store.Dialect() == sqlstore.Postgres {
+		ts = "TIMESTAMPTZ"
+	}
+	ddl := []string{`CREATE TABLE raw_invitations (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, email TEXT NOT NULL,
+		first_name TEXT NOT NULL, last_name TEXT NOT NULL, username TEXT NOT NULL, language TEXT NOT NULL,
+		role TEXT NOT NULL, admin BOOLEAN NOT NULL, message TEXT NOT NULL, status TEXT NOT NULL, inviter_id TEXT,
+		source TEXT NOT NULL, import_id TEXT, created_at ` + ts + ` NOT NULL, updated_at ` + ts + ` NOT NULL,
+		sent_at ` + ts + `, send_count INTEGER NOT NULL, expires_at ` + ts + `, delivery_status TEXT NOT NULL,
+		token_hash TEXT UNIQUE, token_nonce TEXT, search TEXT NOT NULL, version INTEGER NOT NULL)`,
+		`CREATE UNIQUE INDEX raw_live ON raw_invitations (org_id, email) WHERE status IN ('draft', 'pending', 'awaiting_approval')`,
+		`CREATE INDEX raw_created ON raw_invitations (org_id, created_at, id)`,
+		`CREATE INDEX raw_email ON raw_invitations (org_id, email, id)`,
+		`CREATE INDEX raw_expires ON raw_invitations (org_id, expires_at, id)`,
+		`CREATE INDEX raw_status ON raw_invitations (org_id, status, created_at, id)`,
+		`CREATE INDEX raw_pending ON raw_invitations (expires_at) WHERE status = 'pending'`,
+		`CREATE INDEX raw_import ON raw_invitations (import_id) WHERE import_id IS NOT NULL`}
+	for _, q := range ddl {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	now := time.Now().UTC()
+	var at any = now
+	if store.Dialect() == sqlstore.SQLite {
+		at = now.Format("2006-01-02T15:04:05.000000Z")
+	}
+	start := time.Now()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO raw_invitations VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	for i, r := range recs {
+		f := &r.Fields
+		_, err := stmt.ExecContext(ctx, invite.NewID(), "org", f[bulk.ColEmail], f[bulk.ColFirstName], f[bulk.ColLastName], "",
+			f[bulk.ColLanguage], "member", false, "", "pending", sql.NullString{}, "import", "imp", at, at, at, 1, at,
+			"queued", "hash"+strconv.Itoa(i), "nonce", f[bulk.ColEmail], 1)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}

@@ -1,0 +1,207 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"usher/internal/account"
+	"usher/internal/bulk"
+)
+
+// StartImport records a new batch for the file rd (already opened, so a
+// file that is not a spreadsheet was refused before anything was
+// written) with the options chosen with the upload, in status processing.
+// It returns the batch and the function that reads and previews it: run
+// it (in a goroutine, for an API) and close rd after. The options are
+// checked here, against the organization: a bad option refuses the upload.
+func (s *Service) StartImport(ctx context.Context, actor Actor, slug, filename string, rd *bulk.Reader, opt ImportOptions) (*Import, func(context.Context) error, error) {
+	var imp *Import
+	var oc *orgContext
+	var r *resolved
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		oc, err = s.prepare(ctx, tx, actor, slug, Options{}, account.PermBulkInvite)
+		if err != nil {
+			return err
+		}
+		r, err = oc.resolve(Options{Role: opt.Role, Groups: opt.Groups, Admin: opt.Admin, Language: opt.Language,
+			Message: opt.Message, ExpiresIn: opt.ExpiresIn})
+		if err != nil {
+			return err
+		}
+		opt.Role, opt.Language, opt.Groups = r.Role, r.Language, oc.groupNames(r.groupIDs)
+		imp = &Import{
+			ID: NewID(), OrgID: oc.org.ID, CreatedBy: actor.UserID, Status: ImportProcessing,
+			Filename: filename, Options: opt, Totals: allOutcomes(), Warnings: rd.Warnings(), CreatedAt: s.Now(),
+		}
+		return tx.InsertImport(ctx, imp)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	out := *imp
+	run := func(ctx context.Context) error { return s.preview(ctx, imp, oc, rd) }
+	return &out, run, nil
+}
+
+// preview reads every row of rd, decides its outcome and writes it, a
+// chunk at a time; a file that turns out unreadable part-way leaves the
+// batch failed, with its reason and no rows.
+func (s *Service) preview(ctx context.Context, imp *Import, oc *orgContext, rd *bulk.Reader) error {
+	err := s.readPreview(ctx, imp, oc, rd)
+	if err == nil {
+		return nil
+	}
+	imp.Status, imp.ErrorCode, imp.Error = ImportFailed, "internal_error", "the file could not be imported; the error was logged"
+	var be *bulk.Error
+	if errors.As(err, &be) {
+		imp.ErrorCode, imp.Error = be.Code, be.Message
+		if be.Line > 0 {
+			imp.Error = fmt.Sprintf("%s (row %d)", be.Message, be.Line)
+		}
+	} else {
+		s.log.Error("import failed", "import", imp.ID, "err", err)
+	}
+	imp.Totals, imp.RowsRead = allOutcomes(), 0
+	// Not the request's context: the failure must be written even when
+	// what failed was the context.
+	cleanup := context.WithoutCancel(ctx)
+	if cerr := s.store.InTx(cleanup, func(tx Tx) error {
+		if err := tx.DeleteImportRows(cleanup, imp.ID); err != nil {
+			return err
+		}
+		return tx.UpdateImport(cleanup, imp, ImportProcessing, "")
+	}); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return err
+}
+
+func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, rd *bulk.Reader) error {
+	roles := make([]string, 0, len(oc.roles))
+	for _, r := range oc.roles {
+		if r.Name != account.RoleOwner { // ownership is never given by invitation
+			roles = append(roles, r.Name)
+		}
+	}
+	groups := make([]string, len(oc.groups))
+	for i, g := range oc.groups {
+		groups[i] = g.Name
+	}
+	check := bulk.NewChecker(bulk.Defaults{Language: imp.Options.Language, Role: imp.Options.Role,
+		Groups: imp.Options.Groups, Admin: imp.Options.Admin}, roles, groups)
+	chunk := make([]ImportRow, 0, importChunk)
+	read := 0
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			if _, err := s.decideRows(ctx, tx, oc.org, chunk); err != nil {
+				return err
+			}
+			// The id each valid row's invitation will have: the commit
+			// then need not write these rows again.
+			for i := range chunk {
+				if o := chunk[i].Outcome; o == string(bulk.OutcomeOK) || o == string(bulk.OutcomeExistingUser) {
+					chunk[i].InvitationID = NewID()
+				}
+			}
+			if err := tx.InsertImportRows(ctx, imp.ID, chunk); err != nil {
+				return err
+			}
+			return tx.SetImportProgress(ctx, imp.ID, read)
+		})
+		if err != nil {
+			return err
+		}
+		for _, row := range chunk {
+			imp.Totals[row.Outcome]++
+		}
+		chunk = chunk[:0]
+		return nil
+	}
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		read++
+		row := rd2row(check.Check(rec))
+		chunk = append(chunk, row)
+		if len(chunk) == importChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	imp.Status, imp.RowsRead, imp.PreviewedAt = ImportPreviewed, read, s.Now()
+	imp.Warnings = rd.Warnings()
+	return s.store.InTx(ctx, func(tx Tx) error { return tx.UpdateImport(ctx, imp, ImportProcessing, "") })
+}
+
+func rd2row(r bulk.Row) ImportRow {
+	return ImportRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Language: r.Language,
+		Role: r.Role, Groups: r.Groups, Admin: r.Admin, IsAdmin: r.IsAdmin, Outcome: string(r.Outcome), Detail: r.Detail}
+}
+
+// decideRows turns the ok rows of chunk into already_member, already_invited
+// or existing_user where the database says so (and into invalid_email
+// where the organization does not invite the address's domain), with a
+// few queries for the whole chunk. Rows whose outcome is existing_user are
+// decided again too: the commit re-checks.
+func (s *Service) decideRows(ctx context.Context, tx Tx, org *account.Organization, chunk []ImportRow) (map[string]EmailState, error) {
+	emails := make([]string, 0, len(chunk))
+	for i := range chunk {
+		row := &chunk[i]
+		if row.Outcome != string(bulk.OutcomeOK) && row.Outcome != string(bulk.OutcomeExistingUser) {
+			continue
+		}
+		if !org.Settings.DomainAllowed(row.Email) {
+			row.Outcome = string(bulk.OutcomeInvalidEmail)
+			row.Detail = "this organization only invites addresses at " + strings.Join(org.Settings.AllowedDomains, ", ")
+			continue
+		}
+		emails = append(emails, row.Email)
+	}
+	if len(emails) == 0 {
+		return nil, nil
+	}
+	states, err := tx.EmailStates(ctx, org.ID, emails)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	for i := range chunk {
+		row := &chunk[i]
+		if row.Outcome != string(bulk.OutcomeOK) && row.Outcome != string(bulk.OutcomeExistingUser) {
+			continue
+		}
+		st, ok := states[row.Email]
+		row.Outcome, row.Detail = string(bulk.OutcomeOK), ""
+		switch {
+		case !ok:
+		case st.Member:
+			row.Outcome, row.Detail = string(bulk.OutcomeAlreadyMember), "already a member of this organization"
+		case st.Live != nil && st.Live.StatusAt(now) != StatusExpired:
+			row.Outcome, row.Detail = string(bulk.OutcomeAlreadyInvited), "already has an open invitation ("+string(st.Live.Status)+")"
+		case st.UserID != "" && org.Settings.AddExistingUsers:
+			row.Outcome, row.Detail = string(bulk.OutcomeExistingUser), "has an account: will be added to the organization directly"
+		case st.UserID != "":
+			row.Outcome, row.Detail = string(bulk.OutcomeExistingUser), "has an account: will be invited to sign in and accept"
+		}
+	}
+	return states, nil
+}
