@@ -140,9 +140,9 @@ type ImportStore interface {
 	// EmailStates looks up emails (normalized) in one organization, in a
 	// few queries; addresses the database knows nothing of are absent.
 	EmailStates(ctx context.Context, orgID string, emails []string) (map[string]EmailState, error)
-	// InsertInvitations inserts invs with their groups and current token
-	// hashes, skipping (and returning the ids of) those that would make a
-	// second live invitation for an address.
+	// InsertInvitations inserts invs with their groups, skipping (and
+	// returning the ids of) those that would make a second live
+	// invitation for an address.
 	InsertInvitations(ctx context.Context, invs []*Invitation) (skipped map[string]bool, err error)
 	AddEvents(ctx context.Context, events []*Event) error
 	EnqueueEmails(ctx context.Context, emails []*Email) error

@@ -87,14 +87,8 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 		if err != nil {
 			return err
 		}
-		oc := &orgContext{org: org}
-		if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
-			return err
-		}
-		if oc.groups, err = tx.Groups(ctx, org.ID); err != nil {
-			return err
-		}
-		if oc.inviter, err = s.inviter(ctx, tx, actor, org, ""); err != nil {
+		oc, err := s.importContext(ctx, tx, actor, org)
+		if err != nil {
 			return err
 		}
 		base, err := oc.resolve(Options{Message: c.Options.Message, ExpiresIn: c.Options.ExpiresIn})

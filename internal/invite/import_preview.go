@@ -23,8 +23,11 @@ func (s *Service) StartImport(ctx context.Context, actor Actor, slug, filename s
 	var r *resolved
 	err := s.inTx(ctx, func(tx Tx) error {
 		var err error
-		oc, err = s.prepare(ctx, tx, actor, slug, Options{}, account.PermBulkInvite)
+		org, err := s.access(ctx, tx, actor, slug, account.PermBulkInvite)
 		if err != nil {
+			return err
+		}
+		if oc, err = s.importContext(ctx, tx, actor, org); err != nil {
 			return err
 		}
 		r, err = oc.resolve(Options{Role: opt.Role, Groups: opt.Groups, Admin: opt.Admin, Language: opt.Language,
@@ -204,4 +207,21 @@ func (s *Service) decideRows(ctx context.Context, tx Tx, org *account.Organizati
 		}
 	}
 	return states, nil
+}
+
+// importContext loads what checking a file's rows needs: every role and
+// group of the organization (a file may name any of them).
+func (s *Service) importContext(ctx context.Context, tx Tx, actor Actor, org *account.Organization) (*orgContext, error) {
+	oc := &orgContext{org: org}
+	var err error
+	if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
+		return nil, err
+	}
+	if oc.groups, err = tx.Groups(ctx, org.ID); err != nil {
+		return nil, err
+	}
+	if oc.inviter, err = s.inviter(ctx, tx, actor, org, ""); err != nil {
+		return nil, err
+	}
+	return oc, nil
 }

@@ -410,9 +410,10 @@ func (t *tx) InsertInvitations(ctx context.Context, invs []*invite.Invitation) (
 			}
 		}
 	}
+	// The current token's hash lives on the invitation row;
+	// invitation_tokens keeps only superseded ones.
 	type link struct{ inv, group string }
 	var links []link
-	var tokens []*invite.Invitation
 	for _, inv := range invs {
 		if skipped[inv.ID] {
 			continue
@@ -420,19 +421,10 @@ func (t *tx) InsertInvitations(ctx context.Context, invs []*invite.Invitation) (
 		for _, g := range inv.GroupIDs {
 			links = append(links, link{inv.ID, g})
 		}
-		if inv.TokenHash != "" {
-			tokens = append(tokens, inv)
-		}
 	}
 	if err := t.impInsert(ctx, `INSERT INTO invitation_groups (invitation_id, group_id)`, 2, len(links),
 		func(i int, a []any) []any { return append(a, links[i].inv, links[i].group) }); err != nil {
 		return nil, fmt.Errorf("sqlstore: invitation groups: %w", err)
-	}
-	if err := t.impInsert(ctx, `INSERT INTO invitation_tokens (hash, invitation_id, created_at)`, 3, len(tokens),
-		func(i int, a []any) []any {
-			return append(a, tokens[i].TokenHash, tokens[i].ID, t.t(tokens[i].SentAt))
-		}); err != nil {
-		return nil, fmt.Errorf("sqlstore: invitation tokens: %w", err)
 	}
 	return skipped, nil
 }
