@@ -157,7 +157,9 @@ func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
 			}
 		}
 		if len(msgs) > 0 {
+			stop := r.keepLeases(ctx, claimed)
 			errs := r.send(ctx, claimed, idx, msgs)
+			stop()
 			for j, err := range errs {
 				r.outcome(&results[idx[j]], err)
 			}
@@ -172,6 +174,38 @@ func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
 	r.log.Debug("email batch", "emails", len(claimed), "sent", len(msgs), "claim", t1.Sub(t0),
 		"render", t2.Sub(t1), "send", t3.Sub(t2), "complete", time.Since(t3))
 	return len(claimed), ctx.Err()
+}
+
+// keepLeases renews the lease on claimed every third of the lease while
+// a batch is being sent (a slow or tarpitting server can make a batch
+// outlast its lease), so that no other instance sends them meanwhile. The
+// returned func stops it and waits for a renewal in progress.
+func (r *Runner) keepLeases(ctx context.Context, claimed []sqlstore.OutboxEmail) (stop func()) {
+	ids := make([]string, len(claimed))
+	for i, e := range claimed {
+		ids[i] = e.ID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(r.cfg.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				n, err := r.store.ExtendLeases(ctx, r.cfg.Owner, ids, r.now().Add(r.cfg.Lease))
+				if err != nil && ctx.Err() == nil {
+					r.log.Warn("extend email leases", "err", err)
+				} else if err == nil && n < int64(len(ids)) {
+					r.log.Warn("email leases lost to another instance while sending", "lost", int64(len(ids))-n)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // claimLimit is how many emails one round claims: Batch, and with a send

@@ -13,6 +13,7 @@ import (
 	"usher/internal/account"
 	"usher/internal/invite"
 	"usher/internal/job"
+	"usher/internal/mail"
 	"usher/internal/mail/smtptest"
 	"usher/internal/sqlstore/storetest"
 )
@@ -490,6 +491,62 @@ func TestInviterNotices(t *testing.T) {
 		for _, m := range got {
 			if !strings.Contains(m.Text, console) {
 				t.Errorf("%q has no link to %s:\n%s", m.Subject, console, m.Text)
+			}
+		}
+	})
+}
+
+// slowSender waits before sending, like a tarpitting server.
+type slowSender struct {
+	mail.Sender
+	wait time.Duration
+}
+
+func (s slowSender) Send(ctx context.Context, msgs []mail.Message) []error {
+	time.Sleep(s.wait)
+	return s.Sender.Send(ctx, msgs)
+}
+
+// TestSlowBatchKeepsItsLease: a batch that takes longer to send than its
+// lease keeps renewing it, so another instance does not send it too.
+func TestSlowBatchKeepsItsLease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e, options{realTime: true})
+		cfg := job.Config{Owner: "slow", Lease: 300 * time.Millisecond}
+		slow := job.New(cfg, b.store, b.svc, b.renderer, slowSender{b.sender, time.Second}, nil)
+		other := b.newRunner(job.Config{Owner: "other", Lease: 300 * time.Millisecond})
+		for i := range 10 {
+			b.invite(t, addr(i), invite.Options{})
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := slow.DeliverOnce(b.ctx)
+			done <- err
+		}()
+		stolen := 0
+	poll:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				break poll
+			case <-time.After(50 * time.Millisecond):
+				n, err := other.DeliverOnce(b.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stolen += n
+			}
+		}
+		if stolen != 0 {
+			t.Errorf("the other instance took %d emails of a batch still being sent", stolen)
+		}
+		got := perRecipient(b.smtp.Messages())
+		for i := range 10 {
+			if got[addr(i)] != 1 {
+				t.Errorf("%s received %d messages, want 1", addr(i), got[addr(i)])
 			}
 		}
 	})

@@ -250,3 +250,32 @@ func (s *Store) Mailbox(ctx context.Context, to string, limit int) ([]MailboxMes
 	}
 	return out, rows.Err()
 }
+
+// ExtendLeases keeps owner's claim on the emails ids until until, for a
+// batch that takes longer to send than its lease; emails another instance
+// has claimed since (owner's lease ran out) are left alone. It returns how
+// many claims were extended.
+func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(t *tx) error {
+		n = 0
+		for part := range slices.Chunk(ids, idChunk) {
+			args := []any{owner, t.t(until)}
+			for _, id := range part {
+				args = append(args, id)
+			}
+			res, err := t.q.ExecContext(ctx, `UPDATE outbox SET lease_until = $2 WHERE lease_owner = $1
+				AND status = 'queued' AND id IN (`+placeholders(3, len(part))+`)`, args...)
+			if err != nil {
+				return fmt.Errorf("sqlstore: extend leases: %w", err)
+			}
+			m, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += m
+		}
+		return nil
+	})
+	return n, err
+}
