@@ -130,11 +130,16 @@ type Cursor struct {
 	ID  string `json:"i"`
 }
 
+// CountCap is where a listing stops counting its matches: past it, Total
+// is CountCap and TotalCapped is set ("10,000+").
+const CountCap = 10000
+
 // Page is one page of a listing.
 type Page struct {
-	Items []*Invitation
-	Next  *Cursor
-	Total int
+	Items       []*Invitation
+	Next        *Cursor
+	Total       int
+	TotalCapped bool
 }
 
 // Clock tells the time; tests move it instead of sleeping.

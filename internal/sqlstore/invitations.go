@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -224,15 +225,28 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.ListFilter) (*invite.
 		where = append(where, "("+strings.Join(ors, " OR ")+")")
 	}
 	if q := strings.ToLower(strings.TrimSpace(f.Query)); q != "" {
-		where = append(where, `i.search LIKE `+arg("%"+escapeLike(q)+"%")+` ESCAPE '\'`)
+		pattern := arg("%" + escapeLike(q) + "%")
+		if t.d == SQLite && utf8.RuneCountInString(q) >= 3 {
+			// The trigram index answers patterns of three characters or
+			// more; PostgreSQL's planner uses its trigram index by itself.
+			where = append(where, `i.seq IN (SELECT rowid FROM invitations_search WHERE search LIKE `+pattern+` ESCAPE '\')`)
+		} else {
+			where = append(where, `i.search LIKE `+pattern+` ESCAPE '\'`)
+		}
 	}
 	if f.ImportID != "" {
 		where = append(where, "i.import_id = "+arg(f.ImportID))
 	}
 	filter := strings.Join(where, " AND ")
+	// Counting every match of a large organization would cost more than
+	// the page itself: the count stops at CountCap.
 	page := &invite.Page{}
-	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM invitations i WHERE `+filter, args...).Scan(&page.Total); err != nil {
+	if err := t.q.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM invitations i WHERE %s LIMIT %d) c`,
+		filter, invite.CountCap+1), args...).Scan(&page.Total); err != nil {
 		return nil, fmt.Errorf("sqlstore: count invitations: %w", err)
+	}
+	if page.Total > invite.CountCap {
+		page.Total, page.TotalCapped = invite.CountCap, true
 	}
 	dir, cmp := "ASC", ">"
 	if desc {

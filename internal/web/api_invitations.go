@@ -241,7 +241,8 @@ func (s *server) listInvitations(w http.ResponseWriter, r *http.Request, a invit
 		Data       []invitationJSON `json:"data"`
 		NextCursor *string          `json:"next_cursor"`
 		Total      int              `json:"total"`
-	}{Data: []invitationJSON{}, Total: page.Total}
+		Capped     bool             `json:"total_capped"`
+	}{Data: []invitationJSON{}, Total: page.Total, Capped: page.TotalCapped}
 	now := s.svc.Now()
 	for _, inv := range page.Items {
 		out.Data = append(out.Data, toJSON(slug, inv, now))

@@ -103,6 +103,29 @@ CREATE INDEX invitations_org_status ON invitations (org_id, status, created_at, 
 CREATE INDEX invitations_pending_expiry ON invitations (expires_at) WHERE status = 'pending';
 CREATE INDEX invitations_import ON invitations (import_id) WHERE import_id IS NOT NULL;
 
+-- Search by any part of the email or name: a trigram index answers
+-- LIKE '%…%' without scanning the table. pg_trgm ships with PostgreSQL's
+-- contrib modules; where it cannot be installed, search still works, by
+-- scanning. The extension goes to the public schema, shared by all.
+-- +goose StatementBegin
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm is not available (%); invitation search will scan', SQLERRM;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        EXECUTE 'CREATE INDEX invitations_search ON invitations USING gin (search public.gin_trgm_ops)';
+    END IF;
+END
+$$;
+-- +goose StatementEnd
+
 CREATE TABLE invitation_groups (
     invitation_id TEXT NOT NULL REFERENCES invitations (id) ON DELETE CASCADE,
     group_id      TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
@@ -131,7 +154,7 @@ CREATE TABLE invitation_events (
     detail        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX invitation_events_invitation ON invitation_events (invitation_id, at);
-CREATE INDEX invitation_events_org ON invitation_events (org_id, at);
+CREATE INDEX invitation_events_org ON invitation_events (org_id, id);
 
 CREATE TABLE audit_log (
     id       TEXT PRIMARY KEY,
