@@ -30,6 +30,7 @@ Usage:
   usher org create    --name NAME [--slug SLUG] --owner EMAIL
   usher apikey create --org SLUG [--name NAME]
   usher invite        --org SLUG [--role R] [--group G]... EMAIL...
+  usher import        --org SLUG [--commit] [--role R] [--group G]... FILE
   usher version
 
 Every flag also reads USHER_<FLAG> from the environment; flags win.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return apikeyCreate(ctx, rest, getenv, stdout, stderr)
 	case "invite":
 		return inviteCmd(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "usher", version)
 		return nil
