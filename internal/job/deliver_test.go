@@ -551,3 +551,37 @@ func TestSlowBatchKeepsItsLease(t *testing.T) {
 		}
 	})
 }
+
+// TestSendRate: with a rate of 20 a second, a round claims at most one
+// second's worth, and 30 emails take at least half a second beyond the
+// first 20.
+func TestSendRate(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e, options{realTime: true, cfg: job.Config{Rate: 20}})
+		for i := range 30 {
+			b.invite(t, addr(i), invite.Options{})
+		}
+		start := time.Now()
+		var rounds []int
+		for {
+			n, err := b.runner.DeliverOnce(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			rounds = append(rounds, n)
+		}
+		elapsed := time.Since(start)
+		if !slices.Equal(rounds, []int{20, 10}) {
+			t.Errorf("rounds = %v, want [20 10]", rounds)
+		}
+		if elapsed < 450*time.Millisecond {
+			t.Errorf("30 emails at 20/s took %v, want at least 0.45 s", elapsed)
+		}
+		if n := b.smtp.Count(); n != 30 {
+			t.Errorf("received %d, want 30", n)
+		}
+	})
+}
