@@ -166,14 +166,28 @@ func (r *Runner) DeliverOnce(ctx context.Context) (int, error) {
 		}
 	}
 	t3 := time.Now()
-	// Outcomes are recorded even when ctx was cancelled mid-send, so that
-	// what was sent is not sent again.
-	if err := r.store.CompleteEmails(context.WithoutCancel(ctx), r.now(), results); err != nil {
+	if err := r.complete(context.WithoutCancel(ctx), results); err != nil {
 		return 0, err
 	}
 	r.log.Debug("email batch", "emails", len(claimed), "sent", len(msgs), "claim", t1.Sub(t0),
 		"render", t2.Sub(t1), "send", t3.Sub(t2), "complete", time.Since(t3))
 	return len(claimed), ctx.Err()
+}
+
+// complete records the outcomes of a batch, even when ctx was cancelled
+// mid-send, and tries a few times over some seconds: emails that went out
+// but are not marked sent go out again when their lease runs out.
+func (r *Runner) complete(ctx context.Context, results []sqlstore.EmailResult) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.store.CompleteEmails(ctx, r.now(), results)
+		if err == nil || attempt == 5 {
+			return err
+		}
+		r.log.Warn("record email outcomes; trying again", "attempt", attempt, "err", err)
+		time.Sleep(wait)
+		wait *= 2
+	}
 }
 
 // keepLeases renews the lease on claimed every third of the lease while
