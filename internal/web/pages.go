@@ -129,6 +129,7 @@ type view struct {
 	Flash      *flash
 	Admin      *adminView // set on console pages
 	Narrow     bool
+	Page       string // the template's name, for tests and styles
 	Data       any
 }
 
@@ -146,6 +147,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	v.Page = name
 	if v.Accent == "" {
 		v.Accent = account.DefaultBrandColor
 	}
