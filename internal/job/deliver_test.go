@@ -141,6 +141,16 @@ func TestEveryKindDelivered(t *testing.T) {
 		b.check(t, b.take(t),
 			want{to: "owner@acme.test", lang: "de", subject: "cy@x.test"},
 			want{to: "owner@acme.test", lang: "de", subject: "dee@x.test"})
+		// An approval request decided before it went out is not sent.
+		eve := b.invite(t, "eve@x.test", invite.Options{})
+		b.take(t)
+		if _, err := b.svc.Accept(b.ctx, tokenOf(t, eve.Link), invite.Registration{Password: "correct horse battery staple", FirstName: "Eve"}); err != nil {
+			t.Fatalf("Accept: %v", err)
+		}
+		if _, err := b.svc.Reject(b.ctx, b.owner, b.org.Slug, eve.Invitation.ID); err != nil {
+			t.Fatalf("Reject: %v", err)
+		}
+		b.check(t, b.take(t), want{to: "eve@x.test", lang: "de", subject: "Acme Corp"})
 		if _, err := b.svc.Approve(b.ctx, b.owner, b.org.Slug, cy.Invitation.ID); err != nil {
 			t.Fatalf("Approve: %v", err)
 		}

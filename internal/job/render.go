@@ -161,7 +161,13 @@ func (r *Runner) render(b *batch, e sqlstore.OutboxEmail) rendered {
 			return rendered{skip: "not sent: the invitation is " + string(st)}
 		}
 		d.Link = console
-	default: // accepted, approval_needed, link_requested: to the inviter or approvers
+	case invite.MailApprovalNeeded:
+		// Another approver decided before this went out.
+		if inv.Status != invite.StatusAwaitingApproval {
+			return rendered{skip: "not sent: the invitation is " + string(inv.Status)}
+		}
+		d.Link = console
+	default: // accepted, link_requested: to the inviter
 		d.Link = console
 	}
 	msg, err := r.renderer.Render(d)
