@@ -83,6 +83,11 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 		if err := tx.UpdateImport(ctx, &c, ImportCommitting, owner); err != nil {
 			return err
 		}
+		end, err := tx.BeginBulk(ctx)
+		if err != nil {
+			return err
+		}
+		defer end()
 		org, err := tx.OrgByID(ctx, c.OrgID)
 		if err != nil {
 			return err

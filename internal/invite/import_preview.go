@@ -96,63 +96,95 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 	}
 	check := bulk.NewChecker(bulk.Defaults{Language: imp.Options.Language, Role: imp.Options.Role,
 		Groups: imp.Options.Groups, Admin: imp.Options.Admin}, roles, groups)
-	chunk := make([]ImportRow, 0, importChunk)
+	// Reading (and checking) and writing overlap: a goroutine parses the
+	// file a chunk ahead while this one writes the previous chunk. For
+	// XLSX, parsing costs as much as the database work; on two cores the
+	// preview then costs about the larger of the two, not their sum.
+	chunks := make(chan []ImportRow, 2)
+	stop := make(chan struct{})
+	var readErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(chunks)
+		chunk := make([]ImportRow, 0, importChunk)
+		send := func() bool {
+			select {
+			case chunks <- chunk:
+				chunk = make([]ImportRow, 0, importChunk)
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		for {
+			rec, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				readErr = err
+				return
+			}
+			chunk = append(chunk, rd2row(check.Check(rec)))
+			if len(chunk) == importChunk && !send() {
+				return
+			}
+		}
+		if len(chunk) > 0 {
+			send()
+		}
+	}()
 	read := 0
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			if _, err := s.decideRows(ctx, tx, oc.org, chunk); err != nil {
-				return err
-			}
-			// The id each valid row's invitation will have: the commit
-			// then need not write these rows again.
-			for i := range chunk {
-				if o := chunk[i].Outcome; o == string(bulk.OutcomeOK) || o == string(bulk.OutcomeExistingUser) {
-					chunk[i].InvitationID = NewID()
-				}
-			}
-			if err := tx.InsertImportRows(ctx, imp.ID, chunk); err != nil {
-				return err
-			}
-			return tx.SetImportProgress(ctx, imp.ID, read)
-		})
-		if err != nil {
-			return err
-		}
-		for _, row := range chunk {
-			imp.Totals[row.Outcome]++
-		}
-		chunk = chunk[:0]
-		return nil
-	}
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) {
+	var writeErr error
+	for chunk := range chunks {
+		read += len(chunk)
+		if writeErr = s.previewChunk(ctx, imp, oc, chunk, read); writeErr != nil {
 			break
 		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		read++
-		row := rd2row(check.Check(rec))
-		chunk = append(chunk, row)
-		if len(chunk) == importChunk {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
-	if err := flush(); err != nil {
-		return err
+	close(stop)
+	<-done
+	if writeErr != nil {
+		return writeErr
+	}
+	if readErr != nil {
+		return readErr
 	}
 	imp.Status, imp.RowsRead, imp.PreviewedAt = ImportPreviewed, read, s.Now()
 	imp.Warnings = rd.Warnings()
 	return s.store.InTx(ctx, func(tx Tx) error { return tx.UpdateImport(ctx, imp, ImportProcessing, "") })
+}
+
+// previewChunk decides the database outcomes of one chunk of rows and
+// writes them, with the progress.
+func (s *Service) previewChunk(ctx context.Context, imp *Import, oc *orgContext, chunk []ImportRow, read int) error {
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		if _, err := s.decideRows(ctx, tx, oc.org, chunk); err != nil {
+			return err
+		}
+		// The id each valid row's invitation will have: the commit then
+		// need not write these rows again.
+		for i := range chunk {
+			if o := chunk[i].Outcome; o == string(bulk.OutcomeOK) || o == string(bulk.OutcomeExistingUser) {
+				chunk[i].InvitationID = NewID()
+			}
+		}
+		if err := tx.InsertImportRows(ctx, imp.ID, chunk); err != nil {
+			return err
+		}
+		return tx.SetImportProgress(ctx, imp.ID, read)
+	})
+	if err != nil {
+		return err
+	}
+	for _, row := range chunk {
+		imp.Totals[row.Outcome]++
+	}
+	return nil
 }
 
 func rd2row(r bulk.Row) ImportRow {
