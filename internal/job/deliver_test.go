@@ -2,7 +2,6 @@ package job_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"slices"
@@ -187,18 +186,17 @@ func tokenOf(t *testing.T, link string) string {
 	return link[i+3:]
 }
 
-// TestUnsupportedKindsFailPermanently: a row the runner cannot fill is
-// marked failed with a reason at its first attempt, not retried, and
-// nothing is sent.
+// TestUnsupportedKindsFailPermanently: a row the runner cannot fill (an
+// unknown kind, a password reset without its reset id) is marked failed
+// with a reason at its first attempt, not retried, and nothing is sent.
 func TestUnsupportedKindsFailPermanently(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
 		b := setup(t, e, options{})
 		c := b.invite(t, "ana@x.test", invite.Options{NoEmail: true})
-		data, _ := json.Marshal(map[string]string{"reset_id": "r1"})
 		err := b.store.InTx(b.ctx, func(tx invite.Tx) error {
 			for _, kind := range []string{invite.MailPasswordReset, "newsletter"} {
 				if err := tx.EnqueueEmail(b.ctx, &invite.Email{ID: invite.NewID(), OrgID: b.org.ID, Kind: kind,
-					InvitationID: c.Invitation.ID, UserID: b.owner.UserID, To: "owner@acme.test", DueAt: b.clock.Now(), Data: data}); err != nil {
+					InvitationID: c.Invitation.ID, UserID: b.owner.UserID, To: "owner@acme.test", DueAt: b.clock.Now()}); err != nil {
 					return err
 				}
 			}
@@ -226,8 +224,54 @@ func TestUnsupportedKindsFailPermanently(t *testing.T) {
 				t.Errorf("outbox %s = %+v, want failed after 1 attempt with a reason", r.Kind, r)
 			}
 		}
-		if !strings.Contains(rows[0].LastError, "password reset links are not delivered through the outbox") {
-			t.Errorf("password_reset reason = %q", rows[0].LastError)
+		if !strings.Contains(rows[0].LastError, "no reset_id") || !strings.Contains(rows[1].LastError, "unknown kind") {
+			t.Errorf("reasons = %q, %q", rows[0].LastError, rows[1].LastError)
+		}
+	})
+}
+
+// TestPasswordReset: a reset email carries a link that the service
+// resolves, rebuilt from the reset's row; a reset used before its email
+// went out is not sent.
+func TestPasswordReset(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e, options{})
+		resetRE := regexp.MustCompile(regexp.QuoteMeta(baseURL) + `/reset/[A-Za-z0-9_\-]+`)
+		if err := b.svc.RequestPasswordReset(b.ctx, "owner@acme.test"); err != nil {
+			t.Fatal(err)
+		}
+		got := b.take(t)
+		b.check(t, got, want{to: "owner@acme.test", lang: "en", subject: "password"})
+		link := resetRE.FindString(got[0].Text)
+		if link == "" || !strings.Contains(got[0].HTML, `href="`+link+`"`) {
+			t.Fatalf("no reset link in both parts:\n%s", got[0].Text)
+		}
+		token := strings.TrimPrefix(link, baseURL+"/reset/")
+		if info, err := b.svc.LookupReset(b.ctx, token); err != nil || info.Email != "owner@acme.test" {
+			t.Fatalf("LookupReset(link) = %+v, %v", info, err)
+		}
+
+		// Open sign-up: the same kind, to an address with no account and
+		// no organization.
+		b.svc.SetOpenSignup(true)
+		if _, err := b.svc.SignUp(b.ctx, "new@x.test", "New", "Person"); err != nil {
+			t.Fatal(err)
+		}
+		got = b.take(t)
+		b.check(t, got, want{to: "new@x.test", lang: "en", subject: ""})
+		if link := resetRE.FindString(got[0].Text); link == "" {
+			t.Errorf("sign-up email has no link:\n%s", got[0].Text)
+		} else if info, err := b.svc.LookupReset(b.ctx, strings.TrimPrefix(link, baseURL+"/reset/")); err != nil || !info.NewAccount {
+			t.Errorf("LookupReset(sign-up link) = %+v, %v; want a new account", info, err)
+		}
+
+		// A second request whose link expires before its email goes out.
+		if err := b.svc.RequestPasswordReset(b.ctx, "owner@acme.test"); err != nil {
+			t.Fatal(err)
+		}
+		b.clock.Advance(2 * time.Hour) // both links expired
+		if got := b.take(t); len(got) != 0 {
+			t.Errorf("sent %d messages for an expired reset, want none", len(got))
 		}
 	})
 }

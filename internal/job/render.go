@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -17,14 +18,23 @@ import (
 // batch is what rendering one claimed batch needs, loaded with a few
 // queries for the whole batch rather than a few per email.
 type batch struct {
-	orgs  map[string]*account.Organization
-	users map[string]*account.User
-	invs  map[string]*invite.Invitation
+	orgs   map[string]*account.Organization
+	users  map[string]*account.User
+	invs   map[string]*invite.Invitation
+	resets map[string]resetLink // by outbox email id
+}
+
+// resetLink is a password reset's link, rebuilt from its row (the outbox
+// holds only the reset's id: the link is a bearer secret).
+type resetLink struct {
+	link    string
+	expires time.Time
+	gone    bool // used or expired: nothing to send
 }
 
 // load reads the organizations, users and invitations claimed refers to.
 func (r *Runner) load(ctx context.Context, claimed []sqlstore.OutboxEmail) (*batch, error) {
-	b := &batch{orgs: map[string]*account.Organization{}, users: map[string]*account.User{}}
+	b := &batch{orgs: map[string]*account.Organization{}, users: map[string]*account.User{}, resets: map[string]resetLink{}}
 	var invIDs []string
 	seen := map[string]bool{}
 	for _, e := range claimed {
@@ -37,9 +47,30 @@ func (r *Runner) load(ctx context.Context, claimed []sqlstore.OutboxEmail) (*bat
 	if b.invs, err = r.store.InvitationsByID(ctx, invIDs); err != nil {
 		return nil, err
 	}
+	// Password resets are few; one lookup each.
+	for _, e := range claimed {
+		if e.Kind != invite.MailPasswordReset {
+			continue
+		}
+		var data struct {
+			ResetID string `json:"reset_id"`
+		}
+		if json.Unmarshal(e.Data, &data) != nil || data.ResetID == "" {
+			continue // render fails it: no reset to link to
+		}
+		link, expires, err := r.svc.PasswordResetLink(ctx, data.ResetID)
+		switch {
+		case invite.CodeOf(err) == invite.CodeNotFound:
+			b.resets[e.ID] = resetLink{gone: true}
+		case err != nil:
+			return nil, err
+		default:
+			b.resets[e.ID] = resetLink{link: link, expires: expires}
+		}
+	}
 	err = r.store.View(ctx, func(tx invite.Tx) error {
 		for _, e := range claimed {
-			if _, ok := b.orgs[e.OrgID]; !ok {
+			if _, ok := b.orgs[e.OrgID]; e.OrgID != "" && !ok {
 				org, err := tx.OrgByID(ctx, e.OrgID)
 				if err != nil && !errors.Is(err, invite.ErrNotFound) {
 					return err
@@ -95,10 +126,8 @@ func (r *Runner) renderAll(b *batch, claimed []sqlstore.OutboxEmail) []rendered 
 }
 
 // render builds the message for an outbox email from the current state of
-// what it is about. Every kind the service queues is about an invitation;
-// a kind this runner cannot fill (password_reset: its link is a bearer
-// secret, which the outbox must not hold) fails permanently, with a reason
-// that says so.
+// what it is about. Every kind but password_reset is about an invitation.
+// A kind it does not know fails permanently, with a reason that says so.
 func (r *Runner) render(b *batch, e sqlstore.OutboxEmail) rendered {
 	fail := func(format string, args ...any) rendered {
 		return rendered{err: fmt.Errorf("cannot send %s email: "+format, append([]any{e.Kind}, args...)...)}
@@ -107,7 +136,7 @@ func (r *Runner) render(b *batch, e sqlstore.OutboxEmail) rendered {
 	case invite.MailInvitation, invite.MailReminder, invite.MailAccepted, invite.MailApprovalNeeded,
 		invite.MailApproved, invite.MailRejected, invite.MailExpired, invite.MailLinkRequested:
 	case invite.MailPasswordReset:
-		return fail("password reset links are not delivered through the outbox")
+		return r.renderReset(b, e)
 	default:
 		return fail("unknown kind")
 	}
@@ -169,6 +198,32 @@ func (r *Runner) render(b *batch, e sqlstore.OutboxEmail) rendered {
 		d.Link = console
 	default: // accepted, link_requested: to the inviter
 		d.Link = console
+	}
+	msg, err := r.renderer.Render(d)
+	if err != nil {
+		return rendered{err: fmt.Errorf("could not render: %w", err)}
+	}
+	return rendered{msg: msg}
+}
+
+// renderReset builds a password reset (or open sign-up) email: to a
+// user in their language, else their first organization's; the link is
+// rebuilt from the reset's row, and a reset used or expired meanwhile is
+// not sent.
+func (r *Runner) renderReset(b *batch, e sqlstore.OutboxEmail) rendered {
+	reset, ok := b.resets[e.ID]
+	switch {
+	case !ok:
+		return rendered{err: fmt.Errorf("cannot send %s email: no reset_id in its data", e.Kind)}
+	case reset.gone:
+		return rendered{skip: "not sent: the reset link was used or has expired"}
+	}
+	d := mail.Data{Kind: mail.KindPasswordReset, To: e.To, Link: reset.link, ExpiresAt: reset.expires}
+	if org := b.orgs[e.OrgID]; org != nil {
+		d.OrgName, d.OrgLanguage, d.BrandColor = org.Name, org.Settings.DefaultLanguage, org.Settings.BrandColor
+	}
+	if u := b.users[e.UserID]; u != nil {
+		d.RecipientName, d.Language = u.Name(), u.Language
 	}
 	msg, err := r.renderer.Render(d)
 	if err != nil {
