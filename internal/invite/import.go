@@ -146,9 +146,10 @@ type ImportStore interface {
 	InsertInvitations(ctx context.Context, invs []*Invitation) (skipped map[string]bool, err error)
 	AddEvents(ctx context.Context, events []*Event) error
 	EnqueueEmails(ctx context.Context, emails []*Email) error
-	// BeginBulk prepares the transaction for writing very many rows; end
-	// undoes it before the transaction ends.
-	BeginBulk(ctx context.Context) (end func() error, err error)
+	// BeginBulk prepares the transaction for writing very many rows: use
+	// the context it returns for them, and call end before the
+	// transaction ends.
+	BeginBulk(ctx context.Context) (bulkCtx context.Context, end func() error, err error)
 }
 
 func allOutcomes() map[string]int {

@@ -83,7 +83,7 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 		if err := tx.UpdateImport(ctx, &c, ImportCommitting, owner); err != nil {
 			return err
 		}
-		end, err := tx.BeginBulk(ctx)
+		ctx, end, err := tx.BeginBulk(ctx)
 		if err != nil {
 			return err
 		}

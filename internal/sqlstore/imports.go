@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -78,7 +79,7 @@ func (t *tx) impInsert(ctx context.Context, head string, ncols, n int, row func(
 		for i := start; i < end; i++ {
 			args = row(i, args)
 		}
-		if _, err := t.q.ExecContext(ctx, head+" VALUES "+impValues(t.d, 1, ncols, end-start), args...); err != nil {
+		if err := t.impExec(ctx, head+" VALUES "+impValues(t.d, 1, ncols, end-start), end-start == per, args...); err != nil {
 			return err
 		}
 	}
@@ -386,8 +387,8 @@ func (t *tx) InsertInvitations(ctx context.Context, invs []*invite.Invitation) (
 				t.t(inv.ExpiresAt), t.t(inv.AcceptedAt), null(inv.AcceptedUserID), inv.DeliveryStatus,
 				null(inv.TokenHash), null(inv.TokenNonce), searchText(inv), 1)
 		}
-		rows, err := t.q.QueryContext(ctx, `INSERT INTO invitations (`+impInvCols+`) VALUES `+
-			impValues(t.d, 1, ncols, len(part))+` ON CONFLICT DO NOTHING RETURNING id`, args...)
+		rows, err := t.impQuery(ctx, `INSERT INTO invitations (`+impInvCols+`) VALUES `+
+			impValues(t.d, 1, ncols, len(part))+` ON CONFLICT DO NOTHING RETURNING id`, len(part) == per, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: insert invitations: %w", err)
 		}
@@ -467,19 +468,78 @@ func (t *tx) EnqueueEmails(ctx context.Context, emails []*invite.Email) error {
 // taken only as pages are used, and given back when the cache shrinks.
 const bulkCacheKiB = 64 << 10
 
-func (t *tx) BeginBulk(ctx context.Context) (func() error, error) {
-	if t.d != SQLite {
-		return func() error { return nil }, nil
+func (t *tx) BeginBulk(ctx context.Context) (context.Context, func() error, error) {
+	cache := &impStmts{stmts: map[string]*sql.Stmt{}}
+	if p, ok := t.q.(impPreparer); ok {
+		cache.prep = p
 	}
-	var old int
-	if err := t.q.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&old); err != nil {
-		return nil, fmt.Errorf("sqlstore: cache size: %w", err)
+	ctx = context.WithValue(ctx, impStmtsKey{}, cache)
+	old := 0
+	if t.d == SQLite {
+		if err := t.q.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&old); err != nil {
+			return nil, nil, fmt.Errorf("sqlstore: cache size: %w", err)
+		}
+		if _, err := t.q.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, bulkCacheKiB)); err != nil {
+			return nil, nil, fmt.Errorf("sqlstore: cache size: %w", err)
+		}
 	}
-	if _, err := t.q.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, bulkCacheKiB)); err != nil {
-		return nil, fmt.Errorf("sqlstore: cache size: %w", err)
-	}
-	return func() error {
-		_, err := t.q.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, old))
+	return ctx, func() error {
+		var err error
+		for _, st := range cache.stmts {
+			err = errors.Join(err, st.Close())
+		}
+		if t.d == SQLite {
+			_, cerr := t.q.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, old))
+			err = errors.Join(err, cerr)
+		}
 		return err
 	}, nil
+}
+
+// impStmts keeps the statements of a bulk write prepared, by text: the
+// full-chunk INSERTs repeat hundreds of times, and preparing a statement
+// of thousands of parameters costs about as much as running it.
+type impStmts struct {
+	prep  impPreparer
+	stmts map[string]*sql.Stmt
+}
+
+type impStmtsKey struct{}
+
+type impPreparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// impExec runs q, through a prepared statement when a bulk write is on
+// and the statement is a full chunk (it will be seen again).
+func (t *tx) impExec(ctx context.Context, q string, full bool, args ...any) error {
+	if st := t.impStmt(ctx, q, full); st != nil {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
+	_, err := t.q.ExecContext(ctx, q, args...)
+	return err
+}
+
+func (t *tx) impQuery(ctx context.Context, q string, full bool, args ...any) (*sql.Rows, error) {
+	if st := t.impStmt(ctx, q, full); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, q, args...)
+}
+
+func (t *tx) impStmt(ctx context.Context, q string, full bool) *sql.Stmt {
+	c, ok := ctx.Value(impStmtsKey{}).(*impStmts)
+	if !ok || c.prep == nil || !full {
+		return nil
+	}
+	if st := c.stmts[q]; st != nil {
+		return st
+	}
+	st, err := c.prep.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // the plain path will report the error
+	}
+	c.stmts[q] = st
+	return st
 }
