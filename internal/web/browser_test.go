@@ -94,6 +94,10 @@ func newJourney(t *testing.T) *journey {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	old, _ := filepath.Glob(filepath.Join(dir, strings.TrimPrefix(t.Name(), "TestBrowser")+"-*.png"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 	return &journey{env: ev, runner: job.New(job.Config{}, ev.store, ev.svc, renderer, nil, nil),
 		name: strings.TrimPrefix(t.Name(), "TestBrowser"), dir: dir}
 }
@@ -173,12 +177,18 @@ func (p *person) wantText(sel, want string) {
 // shot saves a full-page screenshot as the journey's next step.
 func (p *person) shot(label string) {
 	p.j.t.Helper()
-	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		p.j.t.Logf("screenshot %s: %v", label, err)
 		return
 	}
 	p.j.step++
+	label = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(label))
 	name := fmt.Sprintf("%s-%02d-%s-%s.png", p.j.name, p.j.step, p.name, label)
 	if err := os.WriteFile(filepath.Join(p.j.dir, name), buf, 0o644); err != nil {
 		p.j.t.Logf("screenshot %s: %v", label, err)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,17 +81,20 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 var templates = mustParsePages()
 
 var funcs = template.FuncMap{
-	"date":      fmtDate,
-	"datetime":  fmtDateTime,
-	"label":     statusLabel,
-	"join":      strings.Join,
-	"lower":     strings.ToLower,
-	"duration":  fmtDuration,
-	"seconds":   func(d time.Duration) int64 { return int64(d / time.Second) },
-	"hours":     func(d time.Duration) int64 { return int64(d / time.Hour) },
-	"add":       func(a, b int) int { return a + b },
-	"contains":  func(list []string, v string) bool { return containsStr(list, v) },
-	"fieldErr":  fieldErrors,
+	"date":     fmtDate,
+	"datetime": fmtDateTime,
+	"label":    statusLabel,
+	"join":     strings.Join,
+	"lower":    strings.ToLower,
+	"duration": fmtDuration,
+	"seconds":  func(d time.Duration) int64 { return int64(d / time.Second) },
+	"hours":    func(d time.Duration) int64 { return int64(d / time.Hour) },
+	"add":      func(a, b int) int { return a + b },
+	"contains": func(list []string, v string) bool { return containsStr(list, v) },
+	"fieldErr": fieldErrors,
+	"broken": func(errs []account.FieldError, code string) bool {
+		return slices.ContainsFunc(errs, func(e account.FieldError) bool { return e.Field == "password" && e.Code == code })
+	},
 	"hasErr":    func(errs []account.FieldError, field string) bool { return len(fieldErrors(errs, field)) > 0 },
 	"name":      account.DisplayName,
 	"query":     func(v url.Values) template.URL { return template.URL(v.Encode()) },
