@@ -237,6 +237,14 @@ func TestBrowserWholeJourney(t *testing.T) {
 
 	// Invite two people into a group.
 	admin.click("#invite-button", "#emails")
+	admin.typeIn("textarea#emails", "ana@example.com")
+	admin.click("#check", "#availability")
+	admin.wantText("#availability", "free to invite")
+	if got, _ := chromedp.Run(admin.ctx, chromedp.Value(chromedp.CSS("#username"))); got != "ana" {
+		t.Errorf("proposed username = %q, want ana", got)
+	}
+	admin.shot("availability")
+	admin.typeIn("#username", "")
 	admin.typeIn("textarea#emails", "ana@example.com, ben@example.com")
 	admin.do("choose the group", chromedp.Click(chromedp.CSS(`input[name=groups]`)))
 	admin.typeIn("textarea#message", "Welcome to the street!\nSee you on Saturday.")
@@ -318,10 +326,20 @@ func TestBrowserApproval(t *testing.T) {
 		t.Fatalf("auto-approval after saving = %v (%v), want off", org.Settings.AutoApproval, err)
 	}
 
+	// A light accent colour gets dark text on the invitee's pages.
+	if _, err := j.svc.UpdateSettings(j.ctx, invite.Actor{UserID: j.owner.ID}, "acme", func(st *account.Settings) error {
+		st.BrandColor = "#f5c518"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	_, token := j.invite("cleo@example.com", invite.Options{FirstName: "Cleo", Groups: []string{"Neighborhood A"}})
 	cleo := j.person("cleo")
 	cleo.open("/i/"+token, "#invited")
 	cleo.register("a garden full of tomatoes")
+	if href, _ := chromedp.Run(cleo.ctx, chromedp.AttributeValue(chromedp.CSS(`link[href^="/theme/"]`), "href")); href.Value != "/theme/f5c518.css" {
+		t.Errorf("theme stylesheet = %q, want /theme/f5c518.css", href.Value)
+	}
 	cleo.click("#accept", "#waiting")
 	cleo.shot("waiting")
 
@@ -407,5 +425,4 @@ func TestBrowserMailScannerLeavesLinkUsable(t *testing.T) {
 	if !found {
 		t.Errorf("Erin is not a member after accepting")
 	}
-	_ = account.RoleMember
 }
