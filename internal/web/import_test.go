@@ -336,3 +336,44 @@ func TestImportNeedsBulkPermission(t *testing.T) {
 		ev.want(ev.upload("cookie:"+strings.Join(cookies, "; "), "people.csv", fixtureCSV(t, importFixture)), 403, "forbidden")
 	})
 }
+
+// TestImportAddsExistingUsers: with add_existing_users on, an existing
+// account in the file becomes a member at commit, with no email.
+func TestImportAddsExistingUsers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		ev := newEnv(t, e)
+		ev.importFixtureState()
+		ev.want(ev.do("PATCH", "/api/v1/orgs/acme/settings", ev.key, map[string]any{"add_existing_users": true}), 200, "")
+		m := ev.want(ev.upload(ev.key, "people.csv", []byte("email,groups\nsolo@else.test,Neighborhood A\nnew@example.com,\n"), "send_email", "false"), 202, "")
+		id := m["id"].(string)
+		if m = ev.waitImport(id); m["status"] != "previewed" {
+			t.Fatalf("import = %v", m)
+		}
+		rows := ev.want(ev.do("GET", "/api/v1/orgs/acme/imports/"+id+"/rows?outcome=existing_user", ev.key, nil), 200, "")["data"].([]any)
+		if len(rows) != 1 || !strings.Contains(rows[0].(map[string]any)["detail"].(string), "added") {
+			t.Fatalf("existing_user rows = %v", rows)
+		}
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/imports/"+id+"/commit", ev.key, nil), 202, "")
+		if m = ev.waitImport(id); m["status"] != "committed" || m["created"] != float64(2) {
+			t.Fatalf("after commit: %v", m)
+		}
+		var members, groups, mails int
+		db := ev.store.DB()
+		if err := db.QueryRow(`SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'solo@else.test' AND m.org_id = $1`, ev.org.ID).Scan(&members); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM membership_groups g JOIN users u ON u.id = g.user_id WHERE u.email = 'solo@else.test'`).Scan(&groups); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM outbox WHERE recipient IN ('solo@else.test', 'new@example.com')`).Scan(&mails); err != nil {
+			t.Fatal(err)
+		}
+		if members != 1 || groups != 1 || mails != 0 {
+			t.Fatalf("solo: %d memberships, %d groups; %d emails queued with send_email=false", members, groups, mails)
+		}
+		inv := ev.want(ev.do("GET", "/api/v1/orgs/acme/invitations?q=new@example.com", ev.key, nil), 200, "")["data"].([]any)[0].(map[string]any)
+		if inv["status"] != "pending" || inv["delivery"].(map[string]any)["status"] != "none" {
+			t.Fatalf("new@example.com = %v", inv)
+		}
+	})
+}
