@@ -432,6 +432,19 @@ func (s *server) adminMailbox(w http.ResponseWriter, r *http.Request, c *console
 		s.consoleError(w, r, c, errorf(invite.CodeForbidden, "the mailbox is for instance admins"))
 		return
 	}
+	// Keep the console's menu, for the first organization that is not a
+	// personal one.
+	for _, o := range c.view.Orgs {
+		if c.view.Org == nil || (c.view.Org.Personal && !o.Personal) {
+			org := o
+			c.view.Org = &org
+		}
+	}
+	if c.view.Org != nil {
+		if c.view.Perms, _ = s.svc.Permissions(r.Context(), c.actor, c.view.Org.Slug); c.view.Perms == nil {
+			c.view.Org = nil
+		}
+	}
 	mv := &mailboxView{To: strings.TrimSpace(r.URL.Query().Get("to"))}
 	to := ""
 	if mv.To != "" {
