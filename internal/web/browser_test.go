@@ -409,8 +409,11 @@ func TestBrowserMailScannerLeavesLinkUsable(t *testing.T) {
 	scanner.open("/i/"+token, "#invited")
 	scanner.shot("scanner-view")
 
+	// Erin is on her phone.
 	erin := j.person("erin")
+	erin.do("phone-sized screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	erin.open("/i/"+token, "#invited")
+	erin.shot("phone")
 	erin.register("a garden full of tomatoes")
 	erin.click("#accept", "#in")
 	erin.shot("youre-in")
