@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"usher/internal/invite"
+	"usher/internal/sqlstore/storetest"
+)
+
+func TestConsoleActions(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	a, _ := ev.invite("ana@example.com", invite.Options{})
+	bo, _ := ev.invite("bo@example.com", invite.Options{})
+	cy, _ := ev.invite("cy@example.com", invite.Options{})
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	base := "/admin/orgs/acme/invitations/"
+
+	// Copy a fresh link: shown on the answer, once.
+	st, _, body := b.post(base+a.Invitation.ID+"/link", url.Values{})
+	link := regexp.MustCompile(`value="(http://[^"]+/i/[A-Za-z0-9_-]{43})"`).FindStringSubmatch(body)
+	if st != http.StatusOK || link == nil {
+		t.Fatalf("copy link = %d, no link in the page", st)
+	}
+	if _, again := b.get(base + a.Invitation.ID); strings.Contains(again, link[1]) {
+		t.Errorf("the fresh link is shown again on the next visit")
+	}
+	if info, err := ev.svc.Lookup(ev.ctx, link[1][strings.LastIndex(link[1], "/")+1:]); err != nil || info.Status != invite.StatusPending {
+		t.Errorf("the fresh link does not work: %v", err)
+	}
+
+	// Edit a pending invitation.
+	st, h, _ := b.post(base+a.Invitation.ID+"/edit", url.Values{"first_name": {"Ana"}, "role": {"admin"},
+		"message": {"Hello again"}, "valid_days": {"3"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("edit = %d", st)
+	}
+	if _, body := b.get(h.Get("Location")); !strings.Contains(body, "Saved the changes") || !strings.Contains(body, "Hello again") {
+		t.Errorf("the edit is not confirmed or not shown")
+	}
+	inv, _ := ev.svc.Get(ev.ctx, invite.Actor{UserID: ev.owner.ID}, "acme", a.Invitation.ID)
+	if inv.Role != "admin" || inv.FirstName != "Ana" {
+		t.Errorf("after edit: role %q, name %q", inv.Role, inv.FirstName)
+	}
+	st, _, body = b.post(base+a.Invitation.ID+"/edit", url.Values{"role": {"nosuchrole"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "field-error") && !strings.Contains(body, "notice bad") {
+		t.Errorf("a bad edit = %d, want 422 with the error shown", st)
+	}
+
+	// Bulk revoke two.
+	st, h, _ = b.post(base+"bulk", url.Values{"action": {"revoke"}, "id": {bo.Invitation.ID, cy.Invitation.ID},
+		"back": {"/admin/orgs/acme/invitations?status=revoked"}})
+	if st != http.StatusSeeOther || h.Get("Location") != "/admin/orgs/acme/invitations?status=revoked" {
+		t.Fatalf("bulk revoke = %d → %s", st, h.Get("Location"))
+	}
+	_, body = b.get(h.Get("Location"))
+	if !strings.Contains(body, "Revoked 2 invitations.") || !strings.Contains(body, "bo@example.com") || strings.Contains(body, `data-email="ana@example.com"`) {
+		t.Errorf("the revoked filter or the confirmation is wrong")
+	}
+
+	// Search by part of the email.
+	if _, body := b.get("/admin/orgs/acme/invitations?q=ana"); !strings.Contains(body, `data-email="ana@example.com"`) || strings.Contains(body, `data-email="bo@example.com"`) {
+		t.Errorf("search by part of the email does not filter")
+	}
+
+	// Settings: a bad value is explained next to its field; a good one saves.
+	st, _, body = b.post("/admin/orgs/acme/settings", url.Values{"ttl_value": {"500"}, "ttl_unit": {"days"},
+		"default_language": {"en"}, "password_policy": {"strict"}, "brand_color": {"#123456"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "between 1 hour and 365 days") {
+		t.Errorf("settings with 500 days = %d, want 422 with the range", st)
+	}
+	st, _, _ = b.post("/admin/orgs/acme/settings", url.Values{"ttl_value": {"72"}, "ttl_unit": {"hours"}, "reminders": {"1, 2"},
+		"default_language": {"nl-be"}, "password_policy": {"strict"}, "brand_color": {"#123456"}, "allowed_domains": {"example.com\nacme.test"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("settings save = %d", st)
+	}
+	org, _ := ev.svc.Org(ev.ctx, invite.Actor{UserID: ev.owner.ID}, "acme")
+	if s := org.Settings; s.InvitationTTL.Hours() != 72 || len(s.ReminderSchedule) != 2 || s.DefaultLanguage != "nl-BE" ||
+		s.PasswordPolicy != "strict" || s.BrandColor != "#123456" || len(s.AllowedDomains) != 2 || s.AutoApproval {
+		t.Errorf("settings after save = %+v", s)
+	}
+
+	// Groups.
+	b.post("/admin/orgs/acme/groups", url.Values{"name": {"Garden club"}})
+	if _, body := b.get("/admin/orgs/acme/groups"); !strings.Contains(body, "Garden club") {
+		t.Errorf("the new group is not listed")
+	}
+
+	// Audit log and mailbox render.
+	for _, p := range []string{"/admin/orgs/acme/audit", "/admin/mailbox", "/admin/orgs/acme/members", "/admin/orgs/acme/invite"} {
+		if st, _ := b.get(p); st != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", p, st)
+		}
+	}
+	// Another organization's console is not found.
+	if st, _ := b.get("/admin/orgs/nope/invitations"); st != http.StatusNotFound {
+		t.Errorf("GET unknown org = %d, want 404", st)
+	}
+}
+
+func TestConsoleNeedsSignIn(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	b := ev.browser()
+	st, h, _ := b.do("GET", "/admin/orgs/acme/invitations", nil)
+	if st != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/admin/signin?next=") {
+		t.Errorf("anonymous console = %d → %s, want the sign-in page", st, h.Get("Location"))
+	}
+	st, _, body := b.post("/admin/signin", url.Values{"email": {"boss@acme.test"}, "password": {"wrong"}})
+	if st != http.StatusForbidden || !strings.Contains(body, "email or password is not right") {
+		t.Errorf("wrong password = %d", st)
+	}
+}
