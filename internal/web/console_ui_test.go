@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -114,5 +116,47 @@ func TestConsoleNeedsSignIn(t *testing.T) {
 	st, _, body := b.post("/admin/signin", url.Values{"email": {"boss@acme.test"}, "password": {"wrong"}})
 	if st != http.StatusForbidden || !strings.Contains(body, "email or password is not right") {
 		t.Errorf("wrong password = %d", st)
+	}
+}
+
+func TestConsolePagesThroughTheList(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	var emails []string
+	for i := range 60 {
+		emails = append(emails, fmt.Sprintf("p%02d@example.com", i))
+	}
+	if _, err := ev.svc.InviteMany(ev.ctx, invite.Actor{UserID: ev.owner.ID, Email: ev.owner.Email}, "acme", emails, invite.Options{}, false); err != nil {
+		t.Fatal(err)
+	}
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	next := regexp.MustCompile(`href="(/admin/orgs/acme/invitations\?[^"]+)" rel="next"`)
+	seen := map[string]bool{}
+	path := "/admin/orgs/acme/invitations?sort=email"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("too many pages")
+		}
+		st, body := b.get(path)
+		if st != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, st)
+		}
+		if !strings.Contains(body, "60 invitations") {
+			t.Errorf("page %d does not show the total", pages)
+		}
+		for _, m := range regexp.MustCompile(`data-email="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+			if seen[m[1]] {
+				t.Errorf("%s is on two pages", m[1])
+			}
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := next.FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	if len(seen) != 60 {
+		t.Errorf("saw %d invitations over the pages, want 60", len(seen))
 	}
 }

@@ -212,6 +212,7 @@ type listView struct {
 	Items    []*invite.Invitation
 	Now      time.Time
 	Total    int
+	Capped   bool // Total stopped counting: there are more
 	Q        string
 	Status   string
 	Sort     string
@@ -285,7 +286,7 @@ func (s *server) adminInvitations(w http.ResponseWriter, r *http.Request, c *con
 		s.consoleError(w, r, c, err)
 		return
 	}
-	lv.Items, lv.Total, lv.Now = page.Items, page.Total, s.svc.Now()
+	lv.Items, lv.Total, lv.Capped, lv.Now = page.Items, page.Total, page.TotalCapped, s.svc.Now()
 	base := lv.filters()
 	lv.Export = "/admin/orgs/" + c.slug + "/invitations.csv"
 	if e := base.Encode(); e != "" {
