@@ -353,6 +353,39 @@ func TestBrowserApproval(t *testing.T) {
 
 	cleo.open("/i/"+token, "#in")
 	cleo.shot("youre-in")
+
+	admin.open("/admin/orgs/acme/invitations", `tr[data-email="cleo@example.com"]`)
+	admin.click(`tr[data-email="cleo@example.com"] a`, "ol.timeline")
+	admin.wantText("ol.timeline", "approved")
+	admin.shot("history")
+}
+
+func TestBrowserDeadLinks(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	owner := invite.Actor{UserID: j.owner.ID, Email: j.owner.Email}
+	_, declined := j.invite("dee@example.com", invite.Options{})
+	old, oldToken := j.invite("sam@example.com", invite.Options{})
+	if _, err := j.svc.Resend(j.ctx, owner, "acme", old.Invitation.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, expired := j.invite("exa@example.com", invite.Options{ExpiresIn: 2 * time.Hour})
+
+	p := j.person("visitor")
+	p.open("/i/"+declined, "#decline")
+	p.click("#decline", "#dead-declined")
+	p.shot("declined")
+	p.open("/i/"+oldToken, "#dead-superseded")
+	p.shot("superseded")
+	p.open("/i/"+strings.Repeat("x", 43), "#dead-not_found")
+	p.shot("not-found")
+
+	j.clock.Advance(3 * time.Hour)
+	p.open("/i/"+expired, "#dead-expired")
+	p.shot("expired")
+	p.click(`form[action$="/request-link"] button`, ".flash.ok")
+	p.wantText(".flash", "We asked boss@acme.test")
+	p.shot("new-link-requested")
 }
 
 func TestBrowserExistingUserAndWrongAccount(t *testing.T) {
