@@ -222,3 +222,24 @@ func TestInviteePageGetDoesNotConsume(t *testing.T) {
 		t.Errorf("an unknown token does not say the link is not valid")
 	}
 }
+
+func TestSignedInInviteeAcceptsWithOneClick(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	if _, err := ev.svc.CreateUser(ev.ctx, "fay@example.com", "fay's long password", false); err != nil {
+		t.Fatal(err)
+	}
+	_, token := ev.invite("fay@example.com", invite.Options{Groups: []string{"Neighborhood A"}})
+	b := ev.browser()
+	b.signIn("fay@example.com", "fay's long password")
+	if _, body := b.get("/i/" + token); !strings.Contains(body, "Accept the invitation") || strings.Contains(body, `name="password"`) {
+		t.Fatalf("a signed-in invitee is not offered a one-click accept")
+	}
+	st, h, _ := b.post("/i/"+token+"/accept", url.Values{"mode": {"oneclick"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("one-click accept = %d", st)
+	}
+	if _, body := b.get(h.Get("Location")); !strings.Contains(body, `id="in"`) {
+		t.Errorf("after one click the page does not say you're in")
+	}
+}
