@@ -50,8 +50,11 @@ func (ev *env) resetPath(email string) string {
 }
 
 func TestForgotPasswordRevealsNothingAndResets(t *testing.T) {
-	t.Parallel()
-	ev := newEnv(t, storetest.Engines()[0])
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) { testForgotPasswordRevealsNothingAndResets(t, e) })
+}
+
+func testForgotPasswordRevealsNothingAndResets(t *testing.T, e storetest.Engine) {
+	ev := newEnv(t, e)
 	b := ev.browser()
 	_, _, known := b.post("/forgot", url.Values{"email": {"boss@acme.test"}})
 	_, _, unknown := b.post("/forgot", url.Values{"email": {"nobody@acme.test"}})
@@ -82,8 +85,11 @@ func TestForgotPasswordRevealsNothingAndResets(t *testing.T) {
 }
 
 func TestSignUp(t *testing.T) {
-	t.Parallel()
-	ev := newEnv(t, storetest.Engines()[0])
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) { testSignUp(t, e) })
+}
+
+func testSignUp(t *testing.T, e storetest.Engine) {
+	ev := newEnv(t, e)
 	b := ev.browser()
 	if st, _ := b.get("/signup"); st != http.StatusNotFound {
 		t.Fatalf("GET /signup on an invite-only instance = %d, want 404", st)
@@ -120,8 +126,11 @@ func TestSignUp(t *testing.T) {
 }
 
 func TestExpiredLinkAsksInviterOnce(t *testing.T) {
-	t.Parallel()
-	ev := newEnv(t, storetest.Engines()[0])
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) { testExpiredLinkAsksInviterOnce(t, e) })
+}
+
+func testExpiredLinkAsksInviterOnce(t *testing.T, e storetest.Engine) {
+	ev := newEnv(t, e)
 	c, token := ev.invite("late@example.com", invite.Options{})
 	ev.clock.Advance(8 * 24 * time.Hour)
 	b := ev.browser()
