@@ -167,6 +167,15 @@ func (t *tx) UpdateImport(ctx context.Context, imp *invite.Import, from invite.I
 	if err := affected(res, err, invite.ErrConflict); err != nil {
 		return fmt.Errorf("sqlstore: update import: %w", err)
 	}
+	if t.d == Postgres && imp.Status == invite.ImportPreviewed && from == invite.ImportProcessing {
+		// Bulk-loaded tables need fresh statistics (PostgreSQL's advice
+		// after a bulk load): with the ones autovacuum has not caught up
+		// on, the planner reads a 100,000-row batch with a sequential scan
+		// and a sort for every chunk the commit asks for.
+		if _, err := t.q.ExecContext(ctx, `ANALYZE import_rows`); err != nil {
+			return fmt.Errorf("sqlstore: analyze import rows: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -311,11 +320,16 @@ func (t *tx) EmailStates(ctx context.Context, orgID string, emails []string) (ma
 		a := &impArgs{d: t.d}
 		org := a.add(orgID)
 		var in strings.Builder
-		for i, e := range part {
-			if i > 0 {
-				in.WriteString(", ")
+		if t.d == Postgres {
+			// One array parameter rather than hundreds.
+			in.WriteString("SELECT unnest(" + a.add(part) + "::text[])")
+		} else {
+			for i, e := range part {
+				if i > 0 {
+					in.WriteString(", ")
+				}
+				in.WriteString(a.add(e))
 			}
-			in.WriteString(a.add(e))
 		}
 		args := a.args
 		rows, err := t.q.QueryContext(ctx, `SELECT u.email, u.id, EXISTS (SELECT 1 FROM memberships m
@@ -336,11 +350,23 @@ func (t *tx) EmailStates(ctx context.Context, orgID string, emails []string) (ma
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("sqlstore: email states: %w", err)
 		}
-		// No status filter in SQL: without one, both engines look the
-		// addresses up by (org_id, email); with one, SQLite may scan the
+		// No status filter in SQL: without one, SQLite looks the
+		// addresses up by (org_id, email); with one, it may scan the
 		// organization's invitations by status instead.
-		rows, err = t.q.QueryContext(ctx, `SELECT email, id, status, expires_at FROM invitations
-			WHERE org_id = `+org+` AND email IN (`+in.String()+`)`, args...)
+		q := `SELECT email, id, status, expires_at FROM invitations WHERE org_id = ` + org +
+			` AND email IN (` + in.String() + `)`
+		if t.d == Postgres {
+			// A commit looks addresses up in invitations while filling
+			// it, and the planner's statistics still describe the table
+			// as it was (often nearly empty): it then fetches all of the
+			// organization's invitations for every chunk, which makes a
+			// commit quadratic. A lateral join looks each address up by
+			// (org_id, email), whatever the statistics say.
+			q = `SELECT i.email, i.id, i.status, i.expires_at FROM unnest($2::text[]) AS e (email)
+				CROSS JOIN LATERAL (SELECT email, id, status, expires_at FROM invitations
+				WHERE org_id = ` + org + ` AND email = e.email) i`
+		}
+		rows, err = t.q.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: email states: %w", err)
 		}
