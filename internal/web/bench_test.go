@@ -1,0 +1,300 @@
+package web_test
+
+// Benchmarks of the core (issue 2, item 9), each beside a raw baseline
+// measured in the same run through the same driver:
+//
+//	go test ./internal/web -run '^$' -bench . -benchtime 1x -timeout 60m
+//
+// (USHER_TEST_POSTGRES_URL for the PostgreSQL cases; scripts/bench.sh
+// starts a server and runs them.) USHER_BENCH_ROWS sets the size of the
+// list benchmark's table (default 1,000,000).
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"usher/internal/account"
+	"usher/internal/invite"
+	"usher/internal/sqlstore"
+	"usher/internal/sqlstore/storetest"
+	"usher/internal/web"
+)
+
+// benchEnv is a server and an organization for benchmarks.
+type benchEnv struct {
+	store *sqlstore.Store
+	svc   *invite.Service
+	srv   *httptest.Server
+	org   *account.Organization
+	key   string
+}
+
+func newBenchEnv(b *testing.B, e storetest.Engine) *benchEnv {
+	b.Helper()
+	ctx := context.Background()
+	store := storetest.Open(b, e)
+	tokens, _ := invite.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	be := &benchEnv{store: store}
+	be.srv = httptest.NewUnstartedServer(nil)
+	base := "http://" + be.srv.Listener.Addr().String()
+	be.svc = invite.New(store, nil, account.NewHasher(2), tokens, invite.Config{BaseURL: base}, nil)
+	be.srv.Config.Handler = web.NewServer(web.Deps{Service: be.svc, Store: store, Config: web.Config{BaseURL: base}})
+	be.srv.Start()
+	b.Cleanup(be.srv.Close)
+	owner, err := be.svc.CreateUser(ctx, "owner@bench.test", "correct horse battery", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if be.org, err = be.svc.CreateOrg(ctx, "Bench", "bench", owner.Email); err != nil {
+		b.Fatal(err)
+	}
+	if be.key, _, err = be.svc.CreateAPIKey(ctx, "bench", "", invite.System); err != nil {
+		b.Fatal(err)
+	}
+	return be
+}
+
+// parallel runs n operations over clients goroutines and returns the
+// elapsed time.
+func parallel(b *testing.B, n, clients int, op func(i int) error) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := op(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := firstErr.Load(); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// rawInsert is the baseline: one bare INSERT of an invitation row per
+// statement (autocommit), through the store's own driver and pool.
+func rawInsert(db *sql.DB, d sqlstore.Dialect, orgID string, i int, tag string) error {
+	now := any(time.Now().UTC())
+	if d == sqlstore.SQLite {
+		now = time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")
+	}
+	_, err := db.Exec(`INSERT INTO invitations (id, org_id, email, role, status, source, created_at, updated_at, expires_at)
+		VALUES ($1, $2, $3, 'member', 'pending', 'api', $4, $4, $4)`, invite.NewID(), orgID, fmt.Sprintf("raw%s-%d@bench.test", tag, i), now)
+	return err
+}
+
+func BenchmarkCreateInvitation(b *testing.B) {
+	for _, e := range storetest.Engines() {
+		for _, clients := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/clients=%d", e.Name, clients), func(b *testing.B) {
+				be := newBenchEnv(b, e)
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+				// Raw and API rounds alternate, so that noise from the rest
+				// of the machine falls on both alike.
+				const n, rounds = 250, 8
+				var rawTime, apiTime time.Duration
+				for round := range b.N * rounds {
+					tag := strconv.Itoa(round)
+					rawTime += parallel(b, n, clients, func(i int) error {
+						return rawInsert(be.store.DB(), be.store.Dialect(), be.org.ID, i, tag)
+					})
+					apiTime += parallel(b, n, clients, func(i int) error {
+						body, _ := json.Marshal(map[string]any{"email": fmt.Sprintf("api%s-%d@bench.test", tag, i)})
+						req, _ := http.NewRequest("POST", be.srv.URL+"/api/v1/orgs/bench/invitations", bytes.NewReader(body))
+						req.Header.Set("Authorization", "Bearer "+be.key)
+						req.Header.Set("Content-Type", "application/json")
+						res, err := client.Do(req)
+						if err != nil {
+							return err
+						}
+						res.Body.Close()
+						if res.StatusCode != http.StatusCreated {
+							return fmt.Errorf("status %d", res.StatusCode)
+						}
+						return nil
+					})
+				}
+				raw := float64(n*rounds*b.N) / rawTime.Seconds()
+				api := float64(n*rounds*b.N) / apiTime.Seconds()
+				b.ReportMetric(raw, "raw-inserts/s")
+				b.ReportMetric(api, "api-creates/s")
+				b.ReportMetric(api/raw, "ratio")
+			})
+		}
+	}
+}
+
+// seed fills the organization with rows invitations quickly (multi-row
+// INSERTs, not the API), with names and statuses spread like real data.
+func seed(b *testing.B, be *benchEnv, rows int) {
+	b.Helper()
+	db, d := be.store.DB(), be.store.Dialect()
+	first := []string{"ana", "bob", "carla", "dirk", "eva", "femke", "gert", "hanna", "ivo", "jan", "kim", "lotte"}
+	last := []string{"silva", "jansen", "peeters", "dubois", "martin", "maes", "smith", "novak", "rossi", "garcia"}
+	statuses := []string{"pending", "pending", "pending", "accepted", "accepted", "expired", "revoked", "declined"}
+	const chunk = 500
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ts := func(t time.Time) any {
+		if d == sqlstore.SQLite {
+			return t.Format("2006-01-02T15:04:05.000000Z")
+		}
+		return t
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for start := 0; start < rows; start += chunk {
+		var q bytes.Buffer
+		q.WriteString(`INSERT INTO invitations (id, org_id, email, first_name, last_name, role, status, source, created_at, updated_at, expires_at, search) VALUES `)
+		var args []any
+		for i := start; i < min(start+chunk, rows); i++ {
+			if i > start {
+				q.WriteString(",")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,'member',$%d,'import',$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+			fn, ln := first[i%len(first)], last[(i/7)%len(last)]
+			email := fmt.Sprintf("%s.%s%d@example%d.com", fn, ln, i, i%50)
+			at := base.Add(time.Duration(i) * time.Second)
+			args = append(args, fmt.Sprintf("%08d-seed", i), be.org.ID, email, fn, ln, statuses[i%len(statuses)],
+				ts(at), ts(at), ts(at.Add(365*24*time.Hour)), email+" "+fn+" "+ln)
+		}
+		if _, err := tx.Exec(q.String(), args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if d == sqlstore.Postgres {
+		db.Exec("ANALYZE invitations")
+	} else {
+		db.Exec("ANALYZE")
+	}
+}
+
+func BenchmarkListInvitations(b *testing.B) {
+	rows := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("USHER_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	// The raw baseline is the bare SQL a hand-written list page runs on the
+	// same indexes: the page SELECT and its COUNT (capped like the API's),
+	// with the search predicate a person would pick for the term (the
+	// trigram index for a rare one, a walk of the sort order for a common
+	// one on SQLite; PostgreSQL's planner picks by itself).
+	fts := func(q string) string {
+		return `seq IN (SELECT rowid FROM invitations_search WHERE invitations_search MATCH '"` + q + `"')`
+	}
+	like := func(q string) string { return `search LIKE '%` + q + `%'` }
+	both := func(w string) map[sqlstore.Dialect]string {
+		return map[sqlstore.Dialect]string{sqlstore.SQLite: w, sqlstore.Postgres: w}
+	}
+	cases := []struct {
+		name, query string
+		where       map[sqlstore.Dialect]string
+	}{
+		{"first-page", "", nil},
+		{"status=pending", "status=pending", both("status = 'pending' AND expires_at > $2")},
+		{"q=rare-email", "q=carla.peeters1234", map[sqlstore.Dialect]string{sqlstore.SQLite: fts("carla.peeters1234"), sqlstore.Postgres: like("carla.peeters1234")}},
+		{"q=common-name", "q=silva", both(like("silva"))},
+		{"q=domain", "q=example7.com", both(like("example7.com"))},
+	}
+	for _, e := range storetest.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			be := newBenchEnv(b, e)
+			t0 := time.Now()
+			seed(b, be, rows)
+			b.Logf("%s: seeded %d invitations in %v", e.Name, rows, time.Since(t0))
+			for _, c := range cases {
+				b.Run(c.name, func(b *testing.B) {
+					now := any(time.Now().UTC())
+					if be.store.Dialect() == sqlstore.SQLite {
+						now = time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")
+					}
+					where := "org_id = $1"
+					args := []any{be.org.ID}
+					if c.where != nil {
+						where += " AND " + c.where[be.store.Dialect()]
+						if c.name == "status=pending" {
+							args = append(args, now)
+						}
+					}
+					raw := `SELECT id, email, first_name, last_name, status, created_at, expires_at FROM invitations WHERE ` +
+						where + ` ORDER BY created_at DESC, id DESC LIMIT 51`
+					count := fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM invitations WHERE %s LIMIT %d) c`, where, invite.CountCap+1)
+					var rawD, pageD, apiD []time.Duration
+					client := &http.Client{}
+					for range max(b.N, 20) {
+						t := time.Now()
+						rs, err := be.store.DB().Query(raw, args...)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for rs.Next() {
+						}
+						rs.Close()
+						pageD = append(pageD, time.Since(t))
+						var total int
+						if err := be.store.DB().QueryRow(count, args...).Scan(&total); err != nil {
+							b.Fatal(err)
+						}
+						rawD = append(rawD, time.Since(t))
+
+						t = time.Now()
+						req, _ := http.NewRequest("GET", be.srv.URL+"/api/v1/orgs/bench/invitations?limit=50&"+c.query, nil)
+						req.Header.Set("Authorization", "Bearer "+be.key)
+						res, err := client.Do(req)
+						if err != nil {
+							b.Fatal(err)
+						}
+						var page struct {
+							Data  []json.RawMessage `json:"data"`
+							Total int               `json:"total"`
+						}
+						json.NewDecoder(res.Body).Decode(&page)
+						res.Body.Close()
+						apiD = append(apiD, time.Since(t))
+						if res.StatusCode != 200 {
+							b.Fatalf("status %d", res.StatusCode)
+						}
+					}
+					r, a := median(rawD), median(apiD)
+					b.ReportMetric(float64(median(pageD).Microseconds())/1000, "raw-page-only-ms")
+					b.ReportMetric(float64(r.Microseconds())/1000, "raw-ms")
+					b.ReportMetric(float64(a.Microseconds())/1000, "api-ms")
+					b.ReportMetric(float64(a)/float64(r), "ratio")
+				})
+			}
+		})
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
