@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// usher runs the program in-process with args and an environment.
+func usher(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is an io.Writer safe to read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	// Configuration through USHER_* variables, as an operator would.
+	env := map[string]string{"USHER_DATA": data}
+
+	if out, err := usher(t, env, "version"); err != nil || !strings.HasPrefix(out, "usher ") {
+		t.Fatalf("version = %q, %v", out, err)
+	}
+	if out, err := usher(t, env, "migrate"); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate = %q, %v", out, err)
+	}
+	if _, err := usher(t, env, "admin", "create", "--email", "boss@acme.test", "--password", "password"); err == nil ||
+		!strings.Contains(err.Error(), "weak_password") {
+		t.Errorf("admin create with a common password: err = %v, want weak_password", err)
+	}
+	out, err := usher(t, env, "admin", "create", "--email", "boss@acme.test", "--password", "correct horse battery", "--org", "Acme Corp")
+	if err != nil || !strings.Contains(out, "slug acme-corp") {
+		t.Fatalf("admin create = %q, %v", out, err)
+	}
+	if out, err := usher(t, env, "org", "create", "--name", "Acme Corp", "--owner", "boss@acme.test"); err != nil ||
+		!strings.Contains(out, "slug acme-corp-2") {
+		t.Errorf("org create (clash) = %q, %v", out, err)
+	}
+	var keyOut, keyErr bytes.Buffer
+	if err := run(context.Background(), []string{"apikey", "create", "--org", "acme-corp"}, func(k string) string { return env[k] },
+		&keyOut, &keyErr); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(keyOut.String())
+	if !strings.HasPrefix(key, "usk_") || strings.Contains(key, "\n") {
+		t.Fatalf("apikey create printed %q, want the key alone on stdout", key)
+	}
+	out, err = usher(t, env, "invite", "--org", "acme-corp", "ana@example.com,bob@example.com", "nope")
+	if err == nil || !strings.Contains(out, "ana@example.com") || !strings.Contains(out, "/i/") || !strings.Contains(out, "invalid_email") {
+		t.Errorf("invite = %q, %v; want two invited with links and one invalid", out, err)
+	}
+	if _, err := usher(t, env, "frobnicate"); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+	if _, err := usher(t, env, "serve", "--log-format", "xml"); err == nil {
+		t.Error("serve accepted --log-format xml")
+	}
+
+	// serve: the API answers with the key made above; the invitation email
+	// made by the CLI reaches the built-in mailbox; cancelling stops it.
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr}, func(k string) string { return env[k] }, stdout, io.Discard)
+	}()
+	base := "http://" + addr
+	get := func(path string) (int, []byte) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := get("/readyz"); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready; output: %s", stdout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(stdout.String(), "listening on http://localhost:") {
+		t.Errorf("serve printed %q", stdout.String())
+	}
+	var msgs []map[string]any
+	for {
+		code, body := get("/api/v1/mailbox?to=ana@example.com")
+		if code == 200 {
+			json.Unmarshal(body, &msgs)
+		}
+		if len(msgs) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(msgs) != 1 || !strings.Contains(fmt.Sprint(msgs[0]["subject"]), "Acme Corp") {
+		t.Errorf("mailbox for ana = %v", msgs)
+	}
+	code, body := get("/api/v1/orgs/acme-corp/invitations?q=bob")
+	if code != 200 || !strings.Contains(string(body), `"source":"cli"`) {
+		t.Errorf("list = %d %s", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after cancel", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
