@@ -127,7 +127,8 @@ type ImportStore interface {
 	// from and, when owner is not "", its stored commit owner is owner;
 	// ErrConflict otherwise.
 	UpdateImport(ctx context.Context, imp *Import, from ImportStatus, owner string) error
-	// SetImportProgress records how many rows have been read.
+	// SetImportProgress records how many rows have been read;
+	// ErrConflict when the batch is no longer processing (swept).
 	SetImportProgress(ctx context.Context, id string, rowsRead int) error
 	InsertImportRows(ctx context.Context, importID string, rows []ImportRow) error
 	DeleteImportRows(ctx context.Context, importID string) error
@@ -146,6 +147,9 @@ type ImportStore interface {
 	InsertInvitations(ctx context.Context, invs []*Invitation) (skipped map[string]bool, err error)
 	AddEvents(ctx context.Context, events []*Event) error
 	EnqueueEmails(ctx context.Context, emails []*Email) error
+	// StaleImports lists batches still in status processing that were
+	// created before before (their reader died with its instance).
+	StaleImports(ctx context.Context, before time.Time, limit int) ([]*Import, error)
 	// BeginBulk prepares the transaction for writing very many rows: use
 	// the context it returns for them, and call end before the
 	// transaction ends.
@@ -239,4 +243,42 @@ func (s *Service) ImportRows(ctx context.Context, actor Actor, slug, id string, 
 		return nil, err
 	}
 	return page, nil
+}
+
+// SweepImports fails the batches whose reading was cut short: an instance
+// that stops (or dies) while reading a file leaves its batch in
+// processing, which nothing else would ever finish. A batch older than
+// maxAge still processing is failed with that reason and loses its rows.
+// Safe on several instances at once (each change is status-checked).
+// Returns how many batches it failed.
+func (s *Service) SweepImports(ctx context.Context, maxAge time.Duration) (int, error) {
+	var stale []*Import
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		stale, err = tx.StaleImports(ctx, s.Now().Add(-maxAge), 100)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, imp := range stale {
+		imp.Status, imp.ErrorCode = ImportFailed, "interrupted"
+		imp.Error = "reading the file was interrupted (the server stopped); upload it again"
+		imp.Totals, imp.RowsRead = allOutcomes(), 0
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			if err := tx.UpdateImport(ctx, imp, ImportProcessing, ""); err != nil {
+				return err
+			}
+			return tx.DeleteImportRows(ctx, imp.ID)
+		})
+		switch {
+		case errors.Is(err, ErrConflict):
+			continue // finished meanwhile
+		case err != nil:
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

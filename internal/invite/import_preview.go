@@ -76,7 +76,11 @@ func (s *Service) preview(ctx context.Context, imp *Import, oc *orgContext, rd *
 		if err := tx.DeleteImportRows(cleanup, imp.ID); err != nil {
 			return err
 		}
-		return tx.UpdateImport(cleanup, imp, ImportProcessing, "")
+		err := tx.UpdateImport(cleanup, imp, ImportProcessing, "")
+		if errors.Is(err, ErrConflict) {
+			return nil // swept meanwhile: failed already
+		}
+		return err
 	}); cerr != nil {
 		return errors.Join(err, cerr)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"usher/internal/invite"
 )
@@ -179,8 +180,40 @@ func (t *tx) UpdateImport(ctx context.Context, imp *invite.Import, from invite.I
 	return nil
 }
 
+func (t *tx) StaleImports(ctx context.Context, before time.Time, limit int) ([]*invite.Import, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, org_id FROM imports WHERE status = 'processing'
+		AND created_at < $1 ORDER BY created_at LIMIT `+strconv.Itoa(limit), t.t(before))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: stale imports: %w", err)
+	}
+	type key struct{ id, org string }
+	var keys []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.id, &k.org); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlstore: stale imports: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: stale imports: %w", err)
+	}
+	out := make([]*invite.Import, 0, len(keys))
+	for _, k := range keys {
+		imp, err := t.Import(ctx, k.org, k.id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, imp)
+	}
+	return out, nil
+}
+
 func (t *tx) SetImportProgress(ctx context.Context, id string, rowsRead int) error {
-	if _, err := t.q.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1`, id, rowsRead); err != nil {
+	res, err := t.q.ExecContext(ctx, `UPDATE imports SET rows_read = $2 WHERE id = $1 AND status = 'processing'`, id, rowsRead)
+	if err := affected(res, err, invite.ErrConflict); err != nil {
 		return fmt.Errorf("sqlstore: import progress: %w", err)
 	}
 	return nil
