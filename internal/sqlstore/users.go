@@ -165,7 +165,7 @@ func (t *tx) Roles(ctx context.Context, orgID string) ([]account.Role, error) {
 	defer rows.Close()
 	var out []account.Role
 	for rows.Next() {
-		var r account.Role
+		r := account.Role{Permissions: []account.Permission{}}
 		var perms string
 		if err := rows.Scan(&r.Name, &perms, &r.BuiltIn); err != nil {
 			return nil, err

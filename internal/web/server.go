@@ -67,7 +67,11 @@ func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux, d.Registry)
 	var h http.Handler = mux
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errorf(invite.CodeForbidden, "cross-origin request refused: send it from usher's own pages, or with an API key and no browser"))
+	}))
+	h = cop.Handler(h)
 	h = s.observe(mux, h)
 	return h
 }
