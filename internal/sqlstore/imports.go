@@ -393,11 +393,14 @@ func (t *tx) EmailStates(ctx context.Context, orgID string, emails []string) (ma
 			// it, and the planner's statistics still describe the table
 			// as it was (often nearly empty): it then fetches all of the
 			// organization's invitations for every chunk, which makes a
-			// commit quadratic. A lateral join looks each address up by
-			// (org_id, email), whatever the statistics say.
+			// commit quadratic. A lateral subquery with a LIMIT (which the
+			// planner cannot flatten into a hash join) looks each address
+			// up by itself on the unique index of live invitations,
+			// whatever the statistics say.
 			q = `SELECT i.email, i.id, i.status, i.expires_at FROM unnest($2::text[]) AS e (email)
 				CROSS JOIN LATERAL (SELECT email, id, status, expires_at FROM invitations
-				WHERE org_id = ` + org + ` AND email = e.email) i`
+				WHERE org_id = ` + org + ` AND email = e.email
+				AND status IN ('draft', 'pending', 'awaiting_approval') LIMIT 1) i`
 		}
 		rows, err = t.q.QueryContext(ctx, q, args...)
 		if err != nil {
