@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	"usher/internal/account"
@@ -46,6 +47,7 @@ func (s *Service) StartImport(ctx context.Context, actor Actor, slug, filename s
 		return nil, nil, err
 	}
 	out := *imp
+	out.Totals = maps.Clone(imp.Totals) // run writes imp's
 	run := func(ctx context.Context) error { return s.preview(ctx, imp, oc, rd) }
 	return &out, run, nil
 }
