@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"usher/internal/bulk"
 	"usher/internal/config"
 	"usher/internal/invite"
 	"usher/internal/job"
@@ -35,6 +36,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jobPoll := fs.Duration("job-poll", time.Second, "how often to look for due email queued by other instances")
 	personal := fs.Bool("personal-orgs", true, "give every new user a personal organization")
 	openSignup := fs.Bool("open-signup", false, "let people create an account without an invitation")
+	importBytes := fs.Int64("import-max-bytes", bulk.DefaultMaxBytes, "largest import file accepted, in bytes")
+	importRows := fs.Int("import-max-rows", bulk.DefaultMaxRows, "most rows an import file may have")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := config.Parse(fs, args, getenv); err != nil {
@@ -86,7 +89,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		runner.Wake()
 	}
 	handler := web.NewServer(web.Deps{Service: a.svc, Store: a.store, Log: log, Registry: reg, Metrics: metrics,
-		Config: web.Config{BaseURL: db.baseURL, Mailbox: sender == nil}})
+		Config: web.Config{BaseURL: db.baseURL, Mailbox: sender == nil,
+			Import: bulk.Limits{MaxBytes: *importBytes, MaxRows: *importRows}}})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
 

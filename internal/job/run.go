@@ -65,10 +65,13 @@ type SweepResult struct {
 	Expired  int
 	Reminded int
 	Purged   int64
+	// StaleImports counts imports marked failed because their instance
+	// died mid-way.
+	StaleImports int
 }
 
-// SweepOnce records expiries, queues due reminders and forgets old
-// idempotency keys, if this instance holds the sweep lease (it takes it
+// SweepOnce records expiries, queues due reminders, fails abandoned
+// imports and forgets old idempotency keys, if this instance holds the sweep lease (it takes it
 // when free or run out). Each step is safe to repeat.
 func (r *Runner) SweepOnce(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
@@ -86,6 +89,15 @@ func (r *Runner) SweepOnce(ctx context.Context) (SweepResult, error) {
 	if res.Reminded > 0 {
 		r.Wake()
 	}
+	// An import whose instance died while reading its file would
+	// stay "processing" for ever: after an hour, it is marked failed.
+	if res.StaleImports, err = r.svc.SweepImports(ctx, staleImport); err != nil {
+		return res, err
+	}
 	res.Purged, err = r.store.PurgeIdempotency(ctx, r.now().Add(-25*time.Hour))
 	return res, err
 }
+
+// staleImport is how long an import may stay in processing
+// before a sweep marks it failed (a 100,000-row file takes seconds).
+const staleImport = time.Hour

@@ -69,6 +69,8 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 	org("PATCH /api/v1/orgs/{org}/settings", s.patchSettings)
 	org("GET /api/v1/orgs/{org}/audit", s.audit)
 
+	raw("GET /api/v1/import-template.csv", s.importTemplateCSV)
+	raw("GET /api/v1/import-template.xlsx", s.importTemplateXLSX)
 	s.importRoutes(org, post)
 	s.pageRoutes(mux)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"usher/internal/account"
+	"usher/internal/bulk"
 	"usher/internal/invite"
 	"usher/internal/sqlstore"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	BaseURL string
 	// Mailbox enables the built-in mailbox API (no SMTP configured).
 	Mailbox bool
+	// Import bounds uploaded files (zero values: bulk's defaults, 20 MB
+	// and 100,000 rows).
+	Import bulk.Limits
 	// SessionIdle and SessionMax bound a signed-in session.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
