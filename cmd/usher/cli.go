@@ -18,13 +18,11 @@ func cliLogger(stderr io.Writer) *slog.Logger {
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", stderr)
-	var db dbFlags
-	db.register(fs)
-	if err := config.Parse(fs, args, getenv); err != nil {
+	fs := newCommand("migrate", stderr)
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
-	a, err := db.open(ctx, cliLogger(stderr), true)
+	a, err := fs.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -34,20 +32,17 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func adminCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("admin create", stderr)
-	var db dbFlags
-	db.register(fs)
+	fs := newCommand("admin create", stderr)
 	email := fs.String("email", "", "the admin's email (required)")
 	password := fs.String("password", "", "the admin's password (required; at least 8 characters, not a common one)")
 	orgName := fs.String("org", "", "also create an organization with this name, owned by the admin")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	if *email == "" || *password == "" {
-		fs.Usage()
-		return errors.New("--email and --password are required")
+		return fs.usage("--email and --password are required")
 	}
-	a, err := db.open(ctx, cliLogger(stderr), true)
+	a, err := fs.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -68,20 +63,17 @@ func adminCreate(ctx context.Context, args []string, getenv func(string) string,
 }
 
 func orgCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("org create", stderr)
-	var db dbFlags
-	db.register(fs)
+	fs := newCommand("org create", stderr)
 	name := fs.String("name", "", "the organization's name (required)")
 	slug := fs.String("slug", "", "its slug in URLs (default: derived from the name)")
 	owner := fs.String("owner", "", "email of an existing account that will own it (required)")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	if *name == "" || *owner == "" {
-		fs.Usage()
-		return errors.New("--name and --owner are required")
+		return fs.usage("--name and --owner are required")
 	}
-	a, err := db.open(ctx, cliLogger(stderr), true)
+	a, err := fs.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,19 +87,16 @@ func orgCreate(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func apikeyCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("apikey create", stderr)
-	var db dbFlags
-	db.register(fs)
+	fs := newCommand("apikey create", stderr)
 	slug := fs.String("org", "", "the organization's slug (required)")
 	name := fs.String("name", "", "a name to recognize the key by")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	if *slug == "" {
-		fs.Usage()
-		return errors.New("--org is required")
+		return fs.usage("--org is required")
 	}
-	a, err := db.open(ctx, cliLogger(stderr), true)
+	a, err := fs.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -122,24 +111,21 @@ func apikeyCreate(ctx context.Context, args []string, getenv func(string) string
 }
 
 func inviteCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("invite", stderr)
-	var db dbFlags
-	db.register(fs)
+	fs := newCommand("invite", stderr)
 	slug := fs.String("org", "", "the organization's slug (required)")
 	role := fs.String("role", "", "role the invitees get (default member)")
 	var groups config.Strings
 	fs.Var(&groups, "group", "group the invitees join (repeatable)")
 	message := fs.String("message", "", "personal message in the email")
 	language := fs.String("language", "", "language of the email, e.g. nl-BE")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	emails := fs.Args()
 	if *slug == "" || len(emails) == 0 {
-		fs.Usage()
-		return errors.New("--org and at least one email address are required")
+		return fs.usage("--org and at least one email address are required")
 	}
-	a, err := db.open(ctx, cliLogger(stderr), true)
+	a, err := fs.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -19,9 +19,7 @@ import (
 // (and with --commit creates the invitations), printing the totals, the
 // warnings and the first rows that will not be invited.
 func importCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("import", stderr)
-	var db dbFlags
-	db.register(fs)
+	fs := newCommand("import", stderr)
 	slug := fs.String("org", "", "the organization's slug (required)")
 	commit := fs.Bool("commit", false, "create the invitations of the valid rows after the preview")
 	role := fs.String("role", "", "role of rows that name none (default member)")
@@ -35,15 +33,14 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	maxRows := fs.Int("max-rows", bulk.DefaultMaxRows, "largest number of rows accepted")
 	maxBytes := fs.Int64("max-bytes", bulk.DefaultMaxBytes, "largest file accepted, in bytes")
 	show := fs.Int("show", 20, "how many rows that will not be invited to list")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	if *slug == "" || fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("--org and one file are required")
+		return fs.usage("--org and one file are required")
 	}
 	path := fs.Arg(0)
-	a, err := db.open(ctx, cliLogger(stderr), true)
+	a, err := fs.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"usher/internal/account"
+	"usher/internal/config"
 	"usher/internal/invite"
 	"usher/internal/sqlstore"
 )
@@ -87,6 +88,36 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.databaseURL, "database-url", "", "PostgreSQL URL (postgres://…); empty: SQLite under --data")
 	fs.StringVar(&d.secret, "secret", "", "instance key, 64 hex characters, shared by all instances (default: generated in --data, or in the database on PostgreSQL)")
 	fs.StringVar(&d.baseURL, "base-url", "", "public URL of usher, for links in emails (default http://localhost:PORT of --addr)")
+}
+
+// command is a subcommand's flag set: the database flags and its own.
+type command struct {
+	*flag.FlagSet
+	db     dbFlags
+	stderr io.Writer
+}
+
+func newCommand(name string, stderr io.Writer) *command {
+	c := &command{FlagSet: newFlagSet(name, stderr), stderr: stderr}
+	c.db.register(c.FlagSet)
+	return c
+}
+
+// parse reads the arguments, then USHER_* variables for flags not given.
+func (c *command) parse(args []string, getenv func(string) string) error {
+	return config.Parse(c.FlagSet, args, getenv)
+}
+
+// usage prints the command's flags and returns why they are not enough.
+func (c *command) usage(missing string) error {
+	c.Usage()
+	return errors.New(missing)
+}
+
+// open opens the database for a command-line run (warnings only in the
+// output); the caller closes the store.
+func (c *command) open(ctx context.Context) (*app, error) {
+	return c.db.open(ctx, cliLogger(c.stderr), true)
 }
 
 // newFlagSet returns a flag set that prints its help to stderr.

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"usher/internal/bulk"
-	"usher/internal/config"
 	"usher/internal/invite"
 	"usher/internal/job"
 	"usher/internal/mail"
@@ -22,9 +21,7 @@ import (
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr)
-	var db dbFlags
-	db.register(fs)
+	fs := newCommand("serve", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	smtpURL := fs.String("smtp-url", "", "SMTP server, smtp://user:pass@host:587 or smtps://…:465 (empty: the built-in mailbox)")
 	mailFrom := fs.String("mail-from", "usher <no-reply@localhost>", "sender of every email")
@@ -40,7 +37,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	importRows := fs.Int("import-max-rows", bulk.DefaultMaxRows, "most rows an import file may have")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := config.Parse(fs, args, getenv); err != nil {
+	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
@@ -52,11 +49,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
-	if db.baseURL == "" {
+	if fs.db.baseURL == "" {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		db.baseURL = "http://localhost:" + port
+		fs.db.baseURL = "http://localhost:" + port
 	}
-	db.baseURL = strings.TrimRight(db.baseURL, "/")
+	fs.db.baseURL = strings.TrimRight(fs.db.baseURL, "/")
 
 	var sender mail.Sender
 	if *smtpURL != "" {
@@ -72,7 +69,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	a, err := db.open(ctx, log, *personal)
+	a, err := fs.db.open(ctx, log, *personal)
 	if err != nil {
 		return err
 	}
@@ -89,7 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		runner.Wake()
 	}
 	handler := web.NewServer(web.Deps{Service: a.svc, Store: a.store, Log: log, Registry: reg, Metrics: metrics,
-		Config: web.Config{BaseURL: db.baseURL, Mailbox: sender == nil,
+		Config: web.Config{BaseURL: fs.db.baseURL, Mailbox: sender == nil,
 			Import: bulk.Limits{MaxBytes: *importBytes, MaxRows: *importRows}}})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
@@ -107,7 +104,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if sender != nil {
 		mailNote = "mail goes out through the SMTP server"
 	}
-	fmt.Fprintf(stdout, "usher %s listening on %s (%s; %s)\n", version, db.baseURL, a.store.Dialect(), mailNote)
+	fmt.Fprintf(stdout, "usher %s listening on %s (%s; %s)\n", version, fs.db.baseURL, a.store.Dialect(), mailNote)
 	if has, err := a.svc.HasUsers(ctx); err == nil && !has {
 		fmt.Fprintf(stdout, "No accounts yet. Create the first admin and an organization:\n"+
 			"  usher admin create --email you@example.com --password '…' --org \"Your organization\"\n")
