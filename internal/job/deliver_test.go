@@ -302,6 +302,10 @@ func TestStaleInvitationEmailSkipped(t *testing.T) {
 		if inv := b.get(t, ana.Invitation.ID); inv.DeliveryStatus != invite.DeliverySent {
 			t.Errorf("delivery = %s, want sent", inv.DeliveryStatus)
 		}
+		// Revoked before its email went out: nothing was delivered.
+		if inv := b.get(t, bob.Invitation.ID); inv.DeliveryStatus != invite.DeliveryNone {
+			t.Errorf("delivery of the revoked invitation = %s, want none", inv.DeliveryStatus)
+		}
 	})
 }
 

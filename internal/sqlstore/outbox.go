@@ -119,9 +119,13 @@ func (s *Store) CompleteEmails(ctx context.Context, now time.Time, results []Ema
 				continue
 			case r.Skipped:
 				// The invitation's delivery status belongs to the email
-				// that replaced this one, or to nothing (revoked).
+				// that replaced this one; when none did (revoked or
+				// accepted before it went out), nothing was delivered.
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'skipped', last_error = $2,
 					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
+				if err == nil {
+					err = t.deliveryStatus(ctx, []EmailResult{r}, invite.DeliveryNone, "", time.Time{})
+				}
 			case r.Permanent:
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = $2,
 					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
