@@ -2,9 +2,6 @@ package invite
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -48,14 +45,7 @@ type PasswordReset struct {
 	UsedAt    time.Time
 }
 
-func (t *Tokens) resetToken(id, nonce string) string {
-	m := hmac.New(sha256.New, t.key)
-	m.Write([]byte("usher/password_reset/v1\x00"))
-	m.Write([]byte(id))
-	m.Write([]byte{0})
-	m.Write([]byte(nonce))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
+func (t *Tokens) resetToken(id, nonce string) string { return t.derive("password_reset", id, nonce) }
 
 // SetOpenSignup switches open sign-up on or off; call it before serving.
 func (s *Service) SetOpenSignup(on bool) { s.cfg.OpenSignup = on }

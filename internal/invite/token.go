@@ -46,9 +46,13 @@ func NewNonce() string {
 }
 
 // Token derives the token of invitation id issued with nonce.
-func (t *Tokens) Token(id, nonce string) string {
+func (t *Tokens) Token(id, nonce string) string { return t.derive("invitation", id, nonce) }
+
+// derive is HMAC-SHA256(key, "usher/<purpose>/v1", id, nonce): the purpose
+// keeps an invitation token from ever matching a reset token.
+func (t *Tokens) derive(purpose, id, nonce string) string {
 	m := hmac.New(sha256.New, t.key)
-	m.Write([]byte("usher/invitation/v1\x00"))
+	m.Write([]byte("usher/" + purpose + "/v1\x00"))
 	m.Write([]byte(id))
 	m.Write([]byte{0})
 	m.Write([]byte(nonce))
