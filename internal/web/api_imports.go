@@ -36,11 +36,16 @@ type orgRoute func(pattern string, h func(http.ResponseWriter, *http.Request, in
 // buffers bodies of at most 1 MB; repeating an upload makes a second
 // batch that creates nothing until it is committed.
 func (s *server) importRoutes(org, post orgRoute) {
-	api := &importAPI{s: s, limits: s.cfg.Import, slots: make(chan struct{}, 2)}
+	api := s.newImportAPI()
 	org("POST /api/v1/orgs/{org}/imports", api.upload)
 	org("GET /api/v1/orgs/{org}/imports/{id}", api.get)
 	org("GET /api/v1/orgs/{org}/imports/{id}/rows", api.rows)
 	post("POST /api/v1/orgs/{org}/imports/{id}/commit", api.commit)
+}
+
+// newImportAPI returns the import routes' state.
+func (s *server) newImportAPI() *importAPI {
+	return &importAPI{s: s, limits: s.cfg.Import, slots: make(chan struct{}, 2)}
 }
 
 // importAPI is the import routes' state.
@@ -99,97 +104,127 @@ func (api *importAPI) upload(w http.ResponseWriter, r *http.Request, a invite.Ac
 		s.fail(w, r, err)
 		return
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
-		s.fail(w, r, errorf(codeUnsupportedFile, "send the file as multipart/form-data, in the field \"file\""))
+	u, err := api.spool(w, r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	lim := api.limits
-	maxBytes := lim.MaxBytes
-	if maxBytes <= 0 {
-		maxBytes = bulk.DefaultMaxBytes
+	defer u.discard()
+	if u.file == nil {
+		s.fail(w, r, errorf(invite.CodeValidation, "send the file in the field \"file\"",
+			account.FieldError{Field: "file", Code: "required", Message: "is required"}))
+		return
 	}
+	opt, err := importOptions(u.form)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	imp, err := api.start(ctx, a, slug, u, opt)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	encode(w, http.StatusAccepted, importJSON(slug, imp))
+}
+
+// spooledUpload is an import upload read off its multipart body: the file
+// in a temporary file, the option fields beside it.
+type spooledUpload struct {
+	file     *os.File // nil: no file was sent
+	size     int64
+	filename string
+	form     map[string][]string
+}
+
+// discard removes the temporary file unless start took it over.
+func (u *spooledUpload) discard() {
+	if u.file != nil {
+		u.file.Close()
+		os.Remove(u.file.Name())
+		u.file = nil
+	}
+}
+
+// spool reads an upload's multipart body (the API's and the console's),
+// bounded by the size limit. On error nothing is left behind.
+func (api *importAPI) spool(w http.ResponseWriter, r *http.Request) (_ *spooledUpload, err error) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		return nil, errorf(codeUnsupportedFile, "send the file as multipart/form-data, in the field \"file\"")
+	}
+	maxBytes := api.maxBytes()
 	r.Body = http.MaxBytesReader(w, r.Body, maxBytes+1<<20) // the file plus the option fields
 	mr, err := r.MultipartReader()
 	if err != nil {
-		s.fail(w, r, errorf(invite.CodeValidation, "the body is not a valid multipart form"))
-		return
+		return nil, errorf(invite.CodeValidation, "the body is not a valid multipart form")
 	}
-	var tmp *os.File
+	u := &spooledUpload{form: map[string][]string{}}
 	defer func() {
-		// Whatever did not reach the preview goroutine is removed here.
-		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+		if err != nil {
+			u.discard()
 		}
 	}()
-	filename := ""
-	var size int64
-	form := map[string][]string{}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			s.fail(w, r, uploadError(err, maxBytes))
-			return
+			return nil, uploadError(err, maxBytes)
 		}
 		name := part.FormName()
 		if name == "file" {
-			if tmp != nil {
-				s.fail(w, r, errorf(invite.CodeValidation, "send one file"))
-				return
+			if u.file != nil {
+				return nil, errorf(invite.CodeValidation, "send one file")
 			}
-			filename = filepath.Base(part.FileName())
-			if tmp, err = os.CreateTemp("", "usher-import-*"); err != nil {
-				s.fail(w, r, err)
-				return
+			u.filename = filepath.Base(part.FileName())
+			if u.file, err = os.CreateTemp("", "usher-import-*"); err != nil {
+				return nil, err
 			}
-			size, err = io.Copy(tmp, io.LimitReader(part, maxBytes+1))
+			u.size, err = io.Copy(u.file, io.LimitReader(part, maxBytes+1))
 			if err != nil {
-				s.fail(w, r, uploadError(err, maxBytes))
-				return
+				return nil, uploadError(err, maxBytes)
 			}
-			if size > maxBytes {
-				s.fail(w, r, errorf(codePayloadTooLarge, "the file is larger than "+formatMB(maxBytes)))
-				return
+			if u.size > maxBytes {
+				return nil, errorf(codePayloadTooLarge, "the file is larger than "+formatMB(maxBytes))
 			}
 			continue
 		}
 		b, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
 		if err != nil {
-			s.fail(w, r, uploadError(err, maxBytes))
-			return
+			return nil, uploadError(err, maxBytes)
 		}
 		if len(b) > maxFormField {
-			s.fail(w, r, errorf(invite.CodeValidation, name+" is too long"))
-			return
+			return nil, errorf(invite.CodeValidation, name+" is too long")
 		}
-		form[name] = append(form[name], string(b))
+		u.form[name] = append(u.form[name], string(b))
 	}
-	if tmp == nil {
-		s.fail(w, r, errorf(invite.CodeValidation, "send the file in the field \"file\"",
-			account.FieldError{Field: "file", Code: "required", Message: "is required"}))
-		return
+	return u, nil
+}
+
+func (api *importAPI) maxBytes() int64 {
+	if api.limits.MaxBytes > 0 {
+		return api.limits.MaxBytes
 	}
-	opt, err := importOptions(form)
+	return bulk.DefaultMaxBytes
+}
+
+// start opens the spooled file (a file that is not a spreadsheet is
+// refused and nothing is recorded), starts the batch and reads it in a
+// goroutine, which then owns the file. On error the caller still owns u.
+func (api *importAPI) start(ctx context.Context, a invite.Actor, slug string, u *spooledUpload, opt invite.ImportOptions) (*invite.Import, error) {
+	s := api.s
+	rd, err := bulk.Open(u.file, u.size, u.filename, api.limits)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, fileError(err)
 	}
-	rd, err := bulk.Open(tmp, size, filename, lim)
-	if err != nil {
-		s.fail(w, r, fileError(err))
-		return
-	}
-	imp, run, err := s.svc.StartImport(ctx, a, slug, filename, rd, opt)
+	imp, run, err := s.svc.StartImport(ctx, a, slug, u.filename, rd, opt)
 	if err != nil {
 		rd.Close()
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
-	file := tmp
-	tmp = nil // the goroutine owns it now
+	file := u.file
+	u.file = nil // the goroutine owns it now
 	go func() {
 		defer func() {
 			rd.Close()
@@ -202,7 +237,7 @@ func (api *importAPI) upload(w http.ResponseWriter, r *http.Request, a invite.Ac
 			s.log.Warn("import preview failed", "import", imp.ID, "err", err)
 		}
 	}()
-	encode(w, http.StatusAccepted, importJSON(slug, imp))
+	return imp, nil
 }
 
 func uploadError(err error, maxBytes int64) error {
@@ -424,18 +459,28 @@ func (api *importAPI) rows(w http.ResponseWriter, r *http.Request, a invite.Acto
 func (api *importAPI) commit(w http.ResponseWriter, r *http.Request, a invite.Actor) {
 	s := api.s
 	slug := r.PathValue("org")
-	imp, run, err := s.svc.CommitImport(r.Context(), a, slug, r.PathValue("id"))
+	imp, err := api.commitBatch(r.Context(), a, slug, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	encode(w, http.StatusAccepted, importJSON(slug, imp))
+}
+
+// commitBatch starts a batch's commit and runs it in a goroutine (the
+// API's and the console's).
+func (api *importAPI) commitBatch(ctx context.Context, a invite.Actor, slug, id string) (*invite.Import, error) {
+	imp, run, err := api.s.svc.CommitImport(ctx, a, slug, id)
+	if err != nil {
+		return nil, err
+	}
 	if run != nil {
-		ctx := context.WithoutCancel(r.Context())
+		ctx := context.WithoutCancel(ctx)
 		go func() {
 			if err := run(ctx); err != nil {
-				s.log.Warn("import commit failed", "import", imp.ID, "err", err)
+				api.s.log.Warn("import commit failed", "import", imp.ID, "err", err)
 			}
 		}()
 	}
-	encode(w, http.StatusAccepted, importJSON(slug, imp))
+	return imp, nil
 }

@@ -80,6 +80,7 @@ func (s *server) adminRoutes(mux *http.ServeMux) {
 	org("GET /admin/orgs/{org}/settings", "settings", s.adminSettings)
 	org("POST /admin/orgs/{org}/settings", "settings", s.adminSettingsSave)
 	org("GET /admin/orgs/{org}/audit", "audit", s.adminAudit)
+	s.adminImportRoutes(org)
 }
 
 // signedIn sends visitors without a session to the sign-in page.
@@ -221,6 +222,7 @@ type listView struct {
 	Statuses []invite.Status
 	Back     string // this page, to come back to after an action
 	Export   string
+	ImportID string // only the invitations of one import
 }
 
 const pageSize = 25
@@ -228,8 +230,9 @@ const pageSize = 25
 // listQuery reads the list's filters from the query string.
 func listQuery(r *http.Request) (invite.ListFilter, *listView, error) {
 	q := r.URL.Query()
-	lv := &listView{Q: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Sort: q.Get("sort"), Statuses: invite.AllStatuses}
-	f := invite.ListFilter{Query: lv.Q, Sort: lv.Sort, Limit: pageSize}
+	lv := &listView{Q: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Sort: q.Get("sort"), Statuses: invite.AllStatuses,
+		ImportID: strings.TrimSpace(q.Get("import_id"))}
+	f := invite.ListFilter{Query: lv.Q, Sort: lv.Sort, Limit: pageSize, ImportID: lv.ImportID}
 	if len(f.Query) > maxQuery {
 		return f, lv, errorf(invite.CodeValidation, "the search text is too long (at most 200 characters)")
 	}
@@ -271,6 +274,9 @@ func (lv *listView) filters() url.Values {
 	}
 	if lv.Sort != "" && lv.Sort != "-created_at" {
 		v.Set("sort", lv.Sort)
+	}
+	if lv.ImportID != "" {
+		v.Set("import_id", lv.ImportID)
 	}
 	return v
 }

@@ -48,6 +48,7 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /reset/{token}", s.resetPost)
 	mux.HandleFunc("GET /signup", s.signupPage)
 	mux.HandleFunc("POST /signup", s.signupPost)
+	mux.HandleFunc("POST /password-check", s.passwordCheck)
 
 	s.adminRoutes(mux)
 }
@@ -103,6 +104,8 @@ var funcs = template.FuncMap{
 	"linkify":   linkify,
 	"rulesMin":  func(r []account.Rule) string { return ruleBound(r, 0) },
 	"rulesMax":  func(r []account.Rule) string { return ruleBound(r, 1) },
+	"summary":   importSummary,
+	"policyOf":  policyOf,
 }
 
 func mustParsePages() map[string]*template.Template {
@@ -133,6 +136,7 @@ type view struct {
 	Flash      *flash
 	Admin      *adminView // set on console pages
 	Narrow     bool
+	Refresh    int    // seconds: reload the page (a batch being read); 0: never
 	Page       string // the template's name, for tests and styles
 	Data       any
 }

@@ -21,10 +21,34 @@
       li.classList.add(tests[code] ? "met" : "unmet");
     });
   }
+  // The common-password rule needs the server's list: ask it, 300 ms
+  // after the last keystroke, and mark only that rule.
+  function checkCommon(list, value, seq) {
+    var li = list.querySelector("li[data-rule=common]");
+    if (!li || !list.dataset.check) return;
+    if (value === "") { li.classList.remove("met", "unmet"); return; }
+    var body = new URLSearchParams({ password: value, policy: list.dataset.checkPolicy || "nist" });
+    fetch(list.dataset.check, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (out) {
+        if (!out || seq !== list.seq) return;
+        var broken = (out.broken || []).some(function (r) { return r.code === "common"; });
+        li.classList.remove("met", "unmet");
+        li.classList.add(broken ? "unmet" : "met");
+      })
+      .catch(function () {});
+  }
   document.querySelectorAll("input[data-policy]").forEach(function (input) {
     var list = document.getElementById(input.dataset.policy);
     if (!list) return;
-    input.addEventListener("input", function () { checkRules(list, input.value); });
+    var timer;
+    list.seq = 0;
+    input.addEventListener("input", function () {
+      checkRules(list, input.value);
+      clearTimeout(timer);
+      var seq = ++list.seq;
+      timer = setTimeout(function () { checkCommon(list, input.value, seq); }, 300);
+    });
     checkRules(list, input.value);
   });
   document.querySelectorAll("input[data-confirms]").forEach(function (input) {
@@ -63,6 +87,24 @@
   // The organization switcher goes at once.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });
+  });
+
+  // An import being read: show the rows read every second and reload
+  // when the status moves on (the page's meta refresh does it without JS).
+  document.querySelectorAll("[data-import-poll]").forEach(function (box) {
+    var out = document.getElementById("rows-read");
+    function poll() {
+      fetch(box.dataset.importPoll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (imp) {
+          if (!imp) return;
+          if (imp.status !== box.dataset.status) { window.location.reload(); return; }
+          if (out && imp.progress) out.textContent = imp.progress.rows_read;
+          setTimeout(poll, 1000);
+        })
+        .catch(function () {});
+    }
+    setTimeout(poll, 1000);
   });
 
   // Confirm destructive actions.
