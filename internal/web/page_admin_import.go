@@ -132,7 +132,7 @@ func (s *server) adminImportUpload(w http.ResponseWriter, r *http.Request, c *co
 			s.consoleError(w, r, c, ferr)
 			return
 		}
-		fv.Error, fv.Errs = s.messageOf(r, err), fieldsOf(err)
+		fv.Error, fv.Errs = sentence(s.messageOf(r, err)), fieldsOf(err)
 		s.render(w, r, problemFor(s.log, r, err).Status, "admin_import", c.page("Import", fv))
 	}
 	u, err := api.spool(w, r)
@@ -262,4 +262,16 @@ func importSummary(imp *invite.Import) string {
 		return msg + "; emails are on their way at the configured rate."
 	}
 	return msg + "."
+}
+
+// sentence starts msg with a capital and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
