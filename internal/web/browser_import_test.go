@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,10 +27,27 @@ func TestBrowserImport(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	big := filepath.Join(dir, "many.csv")
+	rows := [][]string{{"email", "first_name"}}
+	for i := range 20000 {
+		rows = append(rows, []string{fmt.Sprintf("person%d@example.com", i), "Person"})
+	}
+	if err := os.WriteFile(big, fixtureCSV(t, rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	admin := j.person("admin")
 	admin.signInAdmin()
 	admin.click(`nav.side a[href="/admin/orgs/acme/import"]`, "#upload")
 	admin.shot("import-form")
+
+	// A large file: the page shows the rows read until the preview is ready.
+	admin.do("choose the large CSV", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{big}))
+	admin.click("#upload", "#import-progress, #import-commit")
+	admin.shot("progress")
+	admin.do("wait for the preview", chromedp.WaitVisible(chromedp.CSS("#import-commit")))
+	admin.wantText("#import-commit", "20000 will become invitations")
+	admin.click(`.pagehead a[href="/admin/orgs/acme/import"]`, "#upload")
 
 	// A file that is not a spreadsheet is explained on the form.
 	admin.do("choose a PDF", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{bad}))
