@@ -243,3 +243,19 @@ func TestPasswordCheck(t *testing.T) {
 		t.Errorf("the registration form does not ask the server about common passwords")
 	}
 }
+
+func TestConsoleImportWithNothingValid(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	content := fixtureCSV(t, [][]string{{"email"}, {"not-an-email"}, {"boss@acme.test"}})
+	st, h, _ := b.upload("/admin/orgs/acme/import", "people.csv", content, "send_email", "false")
+	if st != http.StatusSeeOther {
+		t.Fatalf("upload = %d", st)
+	}
+	body := b.waitPage(h.Get("Location"))
+	if !strings.Contains(body, `id="commit" disabled`) || !strings.Contains(body, "None of them can become an invitation") {
+		t.Errorf("with no valid row the commit button is not disabled or not explained")
+	}
+}
