@@ -36,7 +36,7 @@ type orgRoute func(pattern string, h func(http.ResponseWriter, *http.Request, in
 // buffers bodies of at most 1 MB; repeating an upload makes a second
 // batch that creates nothing until it is committed.
 func (s *server) importRoutes(org, post orgRoute) {
-	api := s.newImportAPI()
+	api := s.imports
 	org("POST /api/v1/orgs/{org}/imports", api.upload)
 	org("GET /api/v1/orgs/{org}/imports/{id}", api.get)
 	org("GET /api/v1/orgs/{org}/imports/{id}/rows", api.rows)

@@ -84,7 +84,7 @@ func (iv *importView) Working() bool {
 }
 
 func (s *server) adminImportRoutes(org func(string, string, func(http.ResponseWriter, *http.Request, *console))) {
-	api := s.newImportAPI()
+	api := s.imports
 	org("GET /admin/orgs/{org}/import", "import", s.adminImportPage)
 	org("POST /admin/orgs/{org}/import", "import", func(w http.ResponseWriter, r *http.Request, c *console) {
 		s.adminImportUpload(w, r, c, api)

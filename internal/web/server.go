@@ -50,6 +50,9 @@ type server struct {
 	metrics *Metrics
 	limits  *limiter
 	secure  bool // behind TLS: cookies get Secure
+	// imports is shared by the API and the console, so that their
+	// uploads share one bound on files read at once.
+	imports *importAPI
 }
 
 // NewServer returns usher's whole HTTP handler.
@@ -68,6 +71,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	s := &server{svc: d.Service, store: d.Store, log: d.Log, cfg: d.Config, metrics: d.Metrics,
 		limits: newLimiter(), secure: strings.HasPrefix(d.Config.BaseURL, "https://")}
+	s.imports = s.newImportAPI()
 	mux := http.NewServeMux()
 	s.routes(mux, d.Registry)
 	var h http.Handler = mux
