@@ -20,50 +20,32 @@ func load(ctx context.Context, tx Tx, orgID, id string) (*Invitation, error) {
 	return inv, err
 }
 
+// readInvitations are the permissions that let a member see invitations.
+var readInvitations = []account.Permission{account.PermInvite, account.PermManageInvites, account.PermApprove}
+
 // Get returns one invitation.
 func (s *Service) Get(ctx context.Context, actor Actor, slug, id string) (*Invitation, error) {
-	var inv *Invitation
-	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug, account.PermInvite, account.PermManageInvites, account.PermApprove)
-		if err != nil {
-			return err
-		}
-		inv, err = load(ctx, tx, org.ID, id)
-		return err
+	return read(ctx, s, actor, slug, readInvitations, func(tx Tx, org *account.Organization) (*Invitation, error) {
+		return load(ctx, tx, org.ID, id)
 	})
-	return inv, err
 }
 
 // List returns a page of the organization's invitations.
 func (s *Service) List(ctx context.Context, actor Actor, slug string, f ListFilter) (*Page, error) {
-	var page *Page
-	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug, account.PermInvite, account.PermManageInvites, account.PermApprove)
-		if err != nil {
-			return err
-		}
+	return read(ctx, s, actor, slug, readInvitations, func(tx Tx, org *account.Organization) (*Page, error) {
 		f.OrgID, f.Now = org.ID, s.Now()
-		page, err = tx.ListInvitations(ctx, f)
-		return err
+		return tx.ListInvitations(ctx, f)
 	})
-	return page, err
 }
 
 // Events returns an invitation's history, oldest first.
 func (s *Service) Events(ctx context.Context, actor Actor, slug, id string) ([]Event, error) {
-	var events []Event
-	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug, account.PermInvite, account.PermManageInvites, account.PermApprove)
-		if err != nil {
-			return err
-		}
+	return read(ctx, s, actor, slug, readInvitations, func(tx Tx, org *account.Organization) ([]Event, error) {
 		if _, err := load(ctx, tx, org.ID, id); err != nil {
-			return err
+			return nil, err
 		}
-		events, err = tx.Events(ctx, id)
-		return err
+		return tx.Events(ctx, id)
 	})
-	return events, err
 }
 
 // change runs one action on an invitation in a transaction: access check

@@ -179,16 +179,9 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, slug, userID st
 
 // Groups lists the organization's groups.
 func (s *Service) Groups(ctx context.Context, actor Actor, slug string) ([]account.Group, error) {
-	var groups []account.Group
-	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug)
-		if err != nil {
-			return err
-		}
-		groups, err = tx.Groups(ctx, org.ID)
-		return err
+	return read(ctx, s, actor, slug, nil, func(tx Tx, org *account.Organization) ([]account.Group, error) {
+		return tx.Groups(ctx, org.ID)
 	})
-	return groups, err
 }
 
 // CreateGroup adds a group; names are unique case-insensitively.
@@ -240,16 +233,9 @@ func (s *Service) DeleteGroup(ctx context.Context, actor Actor, slug, id string)
 
 // Roles lists the organization's roles.
 func (s *Service) Roles(ctx context.Context, actor Actor, slug string) ([]account.Role, error) {
-	var roles []account.Role
-	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug)
-		if err != nil {
-			return err
-		}
-		roles, err = tx.Roles(ctx, org.ID)
-		return err
+	return read(ctx, s, actor, slug, nil, func(tx Tx, org *account.Organization) ([]account.Role, error) {
+		return tx.Roles(ctx, org.ID)
 	})
-	return roles, err
 }
 
 // Org returns the organization slug as its members see it.
@@ -362,14 +348,8 @@ func (s *Service) CheckAvailability(ctx context.Context, actor Actor, slug, emai
 
 // Audit lists the organization's administrative actions, newest first.
 func (s *Service) Audit(ctx context.Context, actor Actor, slug string, limit int, before string) ([]AuditEntry, error) {
-	var out []AuditEntry
-	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug, account.PermManageSettings, account.PermManageMembers)
-		if err != nil {
-			return err
-		}
-		out, err = tx.Audit(ctx, org.ID, limit, before)
-		return err
+	perms := []account.Permission{account.PermManageSettings, account.PermManageMembers}
+	return read(ctx, s, actor, slug, perms, func(tx Tx, org *account.Organization) ([]AuditEntry, error) {
+		return tx.Audit(ctx, org.ID, limit, before)
 	})
-	return out, err
 }

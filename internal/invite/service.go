@@ -153,6 +153,22 @@ func (s *Service) access(ctx context.Context, tx Tx, actor Actor, slug string, p
 	return nil, errorf(CodeForbidden, "you need the %s permission in this organization", perms[0])
 }
 
+// read runs fn with read access in the organization slug, once actor is
+// known to hold one of perms there (none: any member).
+func read[T any](ctx context.Context, s *Service, actor Actor, slug string, perms []account.Permission,
+	fn func(Tx, *account.Organization) (T, error)) (T, error) {
+	var out T
+	err := s.store.View(ctx, func(tx Tx) error {
+		org, err := s.access(ctx, tx, actor, slug, perms...)
+		if err != nil {
+			return err
+		}
+		out, err = fn(tx, org)
+		return err
+	})
+	return out, err
+}
+
 // permissions returns what userID may do in orgID; nil when they are not an
 // active member.
 func (s *Service) permissions(ctx context.Context, tx Tx, orgID, userID string) ([]account.Permission, error) {
