@@ -216,6 +216,11 @@ func TestAPIIsolationAndErrors(t *testing.T) {
 			t.Errorf("bad requests wrote invitations: total %v", list["total"])
 		}
 		ev.want(ev.do("GET", "/api/v1/nothing-here", ev.key, nil), 404, "not_found")
+		r := ev.do("PUT", "/api/v1/orgs/acme/invitations/"+id, ev.key, nil)
+		ev.want(r, 405, "method_not_allowed")
+		if got := r.Header.Get("Allow"); got != "GET, PATCH" {
+			t.Errorf("Allow = %q, want GET, PATCH", got)
+		}
 	})
 }
 

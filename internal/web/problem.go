@@ -15,6 +15,7 @@ const (
 	codePayloadTooLarge     = "payload_too_large"
 	codeUnsupportedFile     = "unsupported_file"
 	codeIdempotencyConflict = "idempotency_conflict"
+	codeMethodNotAllowed    = "method_not_allowed"
 	codeInternal            = "internal_error"
 )
 
@@ -44,6 +45,7 @@ var statusOf = map[string]int{
 	codePayloadTooLarge:             http.StatusRequestEntityTooLarge,
 	codeUnsupportedFile:             http.StatusUnsupportedMediaType,
 	codeIdempotencyConflict:         http.StatusUnprocessableEntity,
+	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
 	codeInternal:                    http.StatusInternalServerError,
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	_ "embed"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -74,9 +75,29 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 	s.importRoutes(org, post)
 	s.pageRoutes(mux)
 
-	// Anything else under the API is a problem+json 404.
+	// Anything else under the API is a problem+json 404, or 405 when the
+	// path exists with other methods.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, errorf(codeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allow, " or ")))
+			return
+		}
 		s.fail(w, r, errorf(invite.CodeNotFound, "no such API route: "+r.Method+" "+r.URL.Path))
 	})
 	return apiPatterns
+}
+
+// allowedMethods lists the methods a registered API route serves at r's
+// path (none: the path is unknown).
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/api/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
