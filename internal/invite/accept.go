@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -189,7 +190,7 @@ func (s *Service) Accept(ctx context.Context, token string, reg Registration) (*
 			return err
 		}
 		out = &Accepted{Invitation: fresh, Status: fresh.Status, User: user, Org: org, NewAccount: newUser != nil,
-			RedirectURL: firstNonEmpty(fresh.RedirectURL, org.Settings.RedirectURL)}
+			RedirectURL: cmp.Or(fresh.RedirectURL, org.Settings.RedirectURL)}
 		return nil
 	})
 	if err != nil {
@@ -202,8 +203,8 @@ func (s *Service) Accept(ctx context.Context, token string, reg Registration) (*
 // newAccount validates a registration against the organization's password
 // policy and hashes the password: the account as it will be inserted.
 func (s *Service) newAccount(ctx context.Context, org *account.Organization, inv *Invitation, reg Registration) (*account.User, error) {
-	first := strings.TrimSpace(firstNonEmpty(reg.FirstName, inv.FirstName))
-	last := strings.TrimSpace(firstNonEmpty(reg.LastName, inv.LastName))
+	first := strings.TrimSpace(cmp.Or(reg.FirstName, inv.FirstName))
+	last := strings.TrimSpace(cmp.Or(reg.LastName, inv.LastName))
 	var errs []account.FieldError
 	if first == "" {
 		errs = append(errs, fieldErr("first_name", "required", "is required"))
@@ -358,13 +359,4 @@ func (s *Service) Redeem(ctx context.Context, actor Actor, slug, token, external
 		s.transitioned(StatusPending, out.Status)
 	}
 	return out, err
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

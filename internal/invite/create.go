@@ -2,6 +2,7 @@ package invite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -227,7 +228,7 @@ func isBuiltInRole(name string) bool {
 func (s *Service) inviter(ctx context.Context, tx Tx, actor Actor, org *account.Organization, email string) (Person, error) {
 	if email == "" {
 		if actor.UserID == "" || actor.Name != "" {
-			return Person{ID: actor.UserID, Email: actor.Email, Name: firstNonEmpty(actor.Name, actor.Email)}, nil
+			return Person{ID: actor.UserID, Email: actor.Email, Name: cmp.Or(actor.Name, actor.Email)}, nil
 		}
 		u, err := tx.UserByID(ctx, actor.UserID)
 		if errors.Is(err, ErrNotFound) {
@@ -449,7 +450,7 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 		token = s.issue(inv, now, r.validity)
 		inv.Status = StatusPending
 		if !r.NoEmail {
-			s.queue(inv, now)
+			s.queue(inv)
 		}
 	} else {
 		inv.ExpiresAt = now.Add(r.validity) // kept as the validity to apply when sent
@@ -564,7 +565,7 @@ func (s *Service) issue(inv *Invitation, now time.Time, validity time.Duration) 
 }
 
 // queue marks inv's email as on its way.
-func (s *Service) queue(inv *Invitation, now time.Time) {
+func (s *Service) queue(inv *Invitation) {
 	inv.SendCount++
 	inv.DeliveryStatus = DeliveryQueued
 	inv.DeliveryError = ""

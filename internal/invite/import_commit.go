@@ -221,7 +221,7 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 			s.issue(inv, now, base.validity)
 			tokens++
 			if imp.Options.SendEmail {
-				s.queue(inv, now)
+				s.queue(inv)
 			}
 		}
 		byInv[inv.ID] = i

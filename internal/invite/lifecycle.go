@@ -133,7 +133,7 @@ func (s *Service) rotate(ctx context.Context, tx Tx, actor Actor, org *account.O
 	inv.Status = StatusPending
 	inv.DecidedAt, inv.DecidedBy, inv.AcceptedUserID, inv.RevokedAt = time.Time{}, "", "", time.Time{}
 	if email {
-		s.queue(inv, now)
+		s.queue(inv)
 	}
 	inv.UpdatedAt = now
 	if err := tx.UpdateInvitation(ctx, inv); err != nil {

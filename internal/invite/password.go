@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -372,7 +373,7 @@ func (s *Service) RequestNewLink(ctx context.Context, token string) (string, err
 			return err
 		}
 		if recent {
-			return errorf(CodeRateLimited, "a new link was already requested today; %s has been told", firstNonEmpty(inv.Inviter.Name, "the organization"))
+			return errorf(CodeRateLimited, "a new link was already requested today; %s has been told", cmp.Or(inv.Inviter.Name, "the organization"))
 		}
 		var to []account.User
 		if inv.InviterID != "" {

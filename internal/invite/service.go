@@ -57,9 +57,6 @@ func New(store Store, clock Clock, hasher *account.Hasher, tokens *Tokens, cfg C
 // stored).
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// Hasher returns the password hasher the service uses.
-func (s *Service) Hasher() *account.Hasher { return s.hasher }
-
 // LinkFor returns the accept URL for a token.
 func (s *Service) LinkFor(token string) string { return s.cfg.BaseURL + "/i/" + token }
 

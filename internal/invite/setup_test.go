@@ -2,7 +2,6 @@ package invite_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -135,5 +134,3 @@ func kinds(emails []sqlstore.OutboxEmail) []string {
 	}
 	return out
 }
-
-var errAny = errors.New("any")

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,14 +171,14 @@ func (r *Runner) render(b *batch, e sqlstore.OutboxEmail) rendered {
 		if e.CreatedAt.Before(inv.SentAt) {
 			return rendered{skip: "not sent: a newer link was sent"}
 		}
-		d.Language = firstNonEmpty(inv.Language, d.Language)
+		d.Language = cmp.Or(inv.Language, d.Language)
 		d.RecipientName = account.DisplayName(inv.FirstName, inv.LastName, "")
 		d.Link, d.ExpiresAt = r.svc.CurrentLink(inv), inv.ExpiresAt
 	case invite.MailApproved:
-		d.Language = firstNonEmpty(inv.Language, d.Language)
-		d.Link = firstNonEmpty(inv.RedirectURL, org.Settings.RedirectURL, r.svc.BaseURL()+"/admin/")
+		d.Language = cmp.Or(inv.Language, d.Language)
+		d.Link = cmp.Or(inv.RedirectURL, org.Settings.RedirectURL, r.svc.BaseURL()+"/admin/")
 	case invite.MailRejected:
-		d.Language = firstNonEmpty(inv.Language, d.Language)
+		d.Language = cmp.Or(inv.Language, d.Language)
 		var extra struct {
 			Reason string `json:"reason"`
 		}
@@ -230,13 +231,4 @@ func (r *Runner) renderReset(b *batch, e sqlstore.OutboxEmail) rendered {
 		return rendered{err: fmt.Errorf("could not render: %w", err)}
 	}
 	return rendered{msg: msg}
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
@@ -179,8 +180,8 @@ func prepare(d Data, spec kindSpec) (input, error) {
 	org := oneLine(d.OrgName)
 	in.short = map[string]string{
 		"Org":     org,
-		"Inviter": firstNonEmpty(inviterName, inviterEmail),
-		"Invitee": firstNonEmpty(inviteeName, inviteeEmail),
+		"Inviter": cmp.Or(inviterName, inviterEmail),
+		"Invitee": cmp.Or(inviteeName, inviteeEmail),
 		"Email":   email,
 	}
 	in.full = map[string]string{
@@ -203,13 +204,4 @@ func person(name, email string) string {
 	default:
 		return name + " (" + email + ")"
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

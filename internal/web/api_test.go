@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"usher/internal/invite"
 	"usher/internal/job"
 	"usher/internal/mail"
 	"usher/internal/sqlstore/storetest"
@@ -181,7 +182,7 @@ func TestAPIIsolationAndErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		otherKey, _, err := ev.svc.CreateAPIKey(ev.ctx, other.Slug, "", invitesSystem)
+		otherKey, _, err := ev.svc.CreateAPIKey(ev.ctx, other.Slug, "", invite.System)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -88,7 +89,7 @@ func (s *server) showInvite(w http.ResponseWriter, r *http.Request, status int, 
 		v.Title = "You are invited to " + info.Org.Name
 	case invite.StatusAccepted:
 		if mine {
-			iv.State, iv.Redirect = "in", firstNonEmptyStr(info.Invitation.RedirectURL, info.Org.Settings.RedirectURL)
+			iv.State, iv.Redirect = "in", cmp.Or(info.Invitation.RedirectURL, info.Org.Settings.RedirectURL)
 			v.Title = "You're in"
 		} else {
 			iv.State, iv.Dead = "dead", "used"
@@ -210,13 +211,4 @@ func localPath(p, def string) string {
 		return def
 	}
 	return p
-}
-
-func firstNonEmptyStr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -165,8 +165,6 @@ func (ev *env) want(r response, status int, code string) map[string]any {
 	return m
 }
 
-var invitesSystem = invite.System
-
 // decodeList decodes a JSON array of objects.
 func decodeList(t *testing.T, b []byte) []map[string]any {
 	t.Helper()
