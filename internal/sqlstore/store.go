@@ -47,6 +47,9 @@ type Store struct {
 	// read serves View: on SQLite several connections reading the WAL
 	// beside the writer; on PostgreSQL the same pool as write.
 	read *sql.DB
+	// w runs write transactions on SQLite (writer.go); nil on PostgreSQL,
+	// which takes concurrent transactions itself.
+	w *writer
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -133,7 +136,7 @@ func connect(opts Options) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{dialect: SQLite, write: write, read: read}, nil
+	return &Store{dialect: SQLite, write: write, read: read, w: newWriter(write)}, nil
 }
 
 // Dialect reports the engine.
@@ -145,6 +148,10 @@ func (s *Store) DB() *sql.DB { return s.write }
 
 // Close closes the connection pools.
 func (s *Store) Close() error {
+	if s.w != nil {
+		s.w.close()
+		s.w.stmts.close()
+	}
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -199,6 +206,9 @@ func (s *Store) InTx(ctx context.Context, fn func(invite.Tx) error) error {
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(*tx) error) error {
+	if s.w != nil {
+		return s.w.do(ctx, fn)
+	}
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
