@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -133,6 +134,7 @@ func BenchmarkCreateInvitation(b *testing.B) {
 						if err != nil {
 							return err
 						}
+						io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
 						res.Body.Close()
 						if res.StatusCode != http.StatusCreated {
 							return fmt.Errorf("status %d", res.StatusCode)
@@ -280,6 +282,7 @@ func BenchmarkListInvitations(b *testing.B) {
 							Total int               `json:"total"`
 						}
 						json.NewDecoder(res.Body).Decode(&page)
+						io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
 						res.Body.Close()
 						apiD = append(apiD, time.Since(t))
 						if res.StatusCode != 200 {
