@@ -455,9 +455,16 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 	} else {
 		inv.ExpiresAt = now.Add(r.validity) // kept as the validity to apply when sent
 	}
+	// The creation's event and email are written with the invitation, in
+	// one statement where the engine allows.
+	ev := s.newEvent(inv, "created", "", actor, "")
+	var mail *Email
+	if inv.DeliveryStatus == DeliveryQueued {
+		mail = s.invitationMail(inv, MailInvitation)
+	}
 	// Insert first: the partial unique index turns the insert into a no-op
 	// when the email has a live invitation, and only then is that one read.
-	err = tx.InsertInvitation(ctx, inv)
+	err = tx.CreateInvitation(ctx, inv, ev, mail)
 	if errors.Is(err, ErrConflict) {
 		live, lerr := s.liveInvitation(ctx, tx, org.ID, email, actor)
 		switch {
@@ -465,7 +472,7 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 			return nil, lerr
 		case live == nil:
 			// It had expired; now recorded so, it no longer blocks.
-			err = tx.InsertInvitation(ctx, inv)
+			err = tx.CreateInvitation(ctx, inv, ev, mail)
 		case resend && live.Status == StatusPending:
 			c, err := s.rotate(ctx, tx, actor, org, live, ActionResend, true)
 			if err != nil {
@@ -479,14 +486,6 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 	}
 	if err != nil {
 		return nil, err
-	}
-	if err := s.event(ctx, tx, inv, "created", "", actor, ""); err != nil {
-		return nil, err
-	}
-	if inv.DeliveryStatus == DeliveryQueued {
-		if err := s.enqueueInvitationMail(ctx, tx, inv, MailInvitation); err != nil {
-			return nil, err
-		}
 	}
 	inv.Groups = oc.groupNames(inv.GroupIDs)
 	inv.Inviter = oc.inviter
@@ -573,9 +572,12 @@ func (s *Service) queue(inv *Invitation) {
 }
 
 func (s *Service) enqueueInvitationMail(ctx context.Context, tx Tx, inv *Invitation, kind string) error {
-	return tx.EnqueueEmail(ctx, &Email{
-		ID: NewID(), OrgID: inv.OrgID, Kind: kind, InvitationID: inv.ID, To: inv.Email, DueAt: s.Now(),
-	})
+	return tx.EnqueueEmail(ctx, s.invitationMail(inv, kind))
+}
+
+// invitationMail is an email of kind about inv, due now.
+func (s *Service) invitationMail(inv *Invitation, kind string) *Email {
+	return &Email{ID: NewID(), OrgID: inv.OrgID, Kind: kind, InvitationID: inv.ID, To: inv.Email, DueAt: s.Now()}
 }
 
 // addDirectly makes an existing user a member at once (the organization's

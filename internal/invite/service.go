@@ -216,10 +216,15 @@ func (s *Service) Permissions(ctx context.Context, actor Actor, slug string) ([]
 
 // event records a transition and, after commit, the metrics hook sees it.
 func (s *Service) event(ctx context.Context, tx Tx, inv *Invitation, typ string, from Status, actor Actor, detail string) error {
-	return tx.AddEvent(ctx, &Event{
+	return tx.AddEvent(ctx, s.newEvent(inv, typ, from, actor, detail))
+}
+
+// newEvent records inv's move from from to its current status.
+func (s *Service) newEvent(inv *Invitation, typ string, from Status, actor Actor, detail string) *Event {
+	return &Event{
 		ID: NewID(), InvitationID: inv.ID, OrgID: inv.OrgID, At: s.Now(),
 		Type: typ, From: from, To: inv.Status, ActorID: actor.UserID, Actor: actor.label(), Detail: detail,
-	})
+	}
 }
 
 func (s *Service) transitioned(from, to Status) {

@@ -76,6 +76,11 @@ type InvitationStore interface {
 	// InsertInvitation returns ErrConflict when the organization already
 	// has a live invitation for the email.
 	InsertInvitation(ctx context.Context, inv *Invitation) error
+	// CreateInvitation inserts inv together with ev, the event recording
+	// its creation, and mail (nil for none), in one statement where the
+	// engine allows; none of them is written when InsertInvitation would
+	// answer ErrConflict.
+	CreateInvitation(ctx context.Context, inv *Invitation, ev *Event, mail *Email) error
 	// UpdateInvitation writes inv if its Version is still the stored one,
 	// and increments Version; ErrConflict otherwise (or when the change
 	// would make a second live invitation for the email).

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"usher/internal/account"
 	"usher/internal/invite"
 )
@@ -57,27 +59,76 @@ func metadataText(m json.RawMessage) string {
 	return string(m)
 }
 
-func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
-	inv.Version = 1
-	res, err := t.q.ExecContext(ctx, `INSERT INTO invitations (id, org_id, email, first_name, last_name, username,
-		language, role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at,
-		send_count, expires_at, reminded_steps, accepted_at, accepted_user_id, external_user_id, decided_at, decided_by,
-		revoked_at, delivery_status, delivery_error, delivered_at, redirect_url, metadata, token_hash, token_nonce,
-		search, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-		$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, 1)
-		ON CONFLICT DO NOTHING`,
-		inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
+// insertInvitation inserts an invitation unless the organization has a
+// live one for the email (a no-op then).
+const insertInvitation = `INSERT INTO invitations (id, org_id, email, first_name, last_name, username,
+	language, role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at,
+	send_count, expires_at, reminded_steps, accepted_at, accepted_user_id, external_user_id, decided_at, decided_by,
+	revoked_at, delivery_status, delivery_error, delivered_at, redirect_url, metadata, token_hash, token_nonce,
+	search, version)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+	$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, 1)
+	ON CONFLICT DO NOTHING`
+
+func (t *tx) invitationArgs(inv *invite.Invitation) []any {
+	return []any{inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
 		inv.Message, string(inv.Status), null(inv.InviterID), inv.Source, null(inv.ImportID), t.t(inv.CreatedAt),
 		t.t(inv.UpdatedAt), t.t(inv.SentAt), inv.SendCount, t.t(inv.ExpiresAt), inv.RemindedSteps, t.t(inv.AcceptedAt),
 		null(inv.AcceptedUserID), null(inv.ExternalUserID), t.t(inv.DecidedAt), null(inv.DecidedBy), t.t(inv.RevokedAt),
 		inv.DeliveryStatus, inv.DeliveryError, t.t(inv.DeliveredAt), inv.RedirectURL, metadataText(inv.Metadata),
-		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv))
+		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv)}
+}
+
+func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
+	inv.Version = 1
+	res, err := t.q.ExecContext(ctx, insertInvitation, t.invitationArgs(inv)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert invitation: %w", err)
 	}
 	if err := affected(res, nil, invite.ErrConflict); err != nil {
 		return err
+	}
+	return t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false)
+}
+
+// createWithEvent is the PostgreSQL CreateInvitation without an email:
+// the invitation and its event in one statement (one round trip).
+const createWithEvent = `WITH i AS (` + insertInvitation + ` RETURNING id),
+	e AS (INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail)
+		SELECT $35, i.id, $2, $36::timestamptz, $37, $38, $39, $40, $41, $42 FROM i)`
+
+// createWithMail adds the email.
+const createWithMail = createWithEvent + `,
+	o AS (INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data, created_at, due_at)
+		SELECT $43, $2, $44, i.id, $45, $46, $47, $48::timestamptz, $48::timestamptz FROM i)`
+
+func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *invite.Event, mail *invite.Email) error {
+	if t.d == SQLite {
+		// No data-modifying WITH in SQLite, and no round trips to save.
+		if err := t.InsertInvitation(ctx, inv); err != nil {
+			return err
+		}
+		if err := t.AddEvent(ctx, ev); err != nil {
+			return err
+		}
+		if mail == nil {
+			return nil
+		}
+		return t.EnqueueEmail(ctx, mail)
+	}
+	inv.Version = 1
+	q := createWithEvent
+	args := append(t.invitationArgs(inv), ev.ID, t.t(ev.At), ev.Type, string(ev.From), string(ev.To), null(ev.ActorID), ev.Actor, ev.Detail)
+	if mail != nil {
+		q = createWithMail
+		args = append(args, mail.ID, mail.Kind, null(mail.UserID), mail.To, mailData(mail), t.t(mail.DueAt))
+	}
+	var n int
+	if err := t.q.QueryRowContext(ctx, q+` SELECT count(*) FROM i`, args...).Scan(&n); err != nil {
+		return fmt.Errorf("sqlstore: create invitation: %w", err)
+	}
+	if n == 0 {
+		return invite.ErrConflict
 	}
 	return t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false)
 }
@@ -239,7 +290,7 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.ListFilter) (*invite.
 	// the page itself: the count stops at CountCap.
 	page := &invite.Page{}
 	if err := t.q.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM invitations i WHERE %s LIMIT %d) c`,
-		filter, invite.CountCap+1), args...).Scan(&page.Total); err != nil {
+		filter, invite.CountCap+1), t.planned(args)...).Scan(&page.Total); err != nil {
 		return nil, fmt.Errorf("sqlstore: count invitations: %w", err)
 	}
 	if page.Total > invite.CountCap {
@@ -265,7 +316,7 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.ListFilter) (*invite.
 		limit = 50
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT `+invCols+invFrom+`WHERE `+filter+
-		fmt.Sprintf(" ORDER BY %s %s, i.id %s LIMIT %d", col, dir, dir, limit+1), args...)
+		fmt.Sprintf(" ORDER BY %s %s, i.id %s LIMIT %d", col, dir, dir, limit+1), t.planned(args)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list invitations: %w", err)
 	}
@@ -293,6 +344,19 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.ListFilter) (*invite.
 		page.Next = &invite.Cursor{Key: key, ID: last.ID}
 	}
 	return page, t.fillGroups(ctx, page.Items)
+}
+
+// planned marks a query's arguments for planning with their values. pgx
+// prepares and caches statements, and after a few runs PostgreSQL may
+// switch a cached statement to a generic plan, which cannot see that a
+// search pattern is selective and walks the table instead of using the
+// trigram index. Lists run as unnamed statements, planned every time;
+// other statements keep their cached plans.
+func (t *tx) planned(args []any) []any {
+	if t.d != Postgres {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 func escapeLike(s string) string {

@@ -10,14 +10,18 @@ import (
 	"usher/internal/invite"
 )
 
-func (t *tx) EnqueueEmail(ctx context.Context, e *invite.Email) error {
-	data := "{}"
+// mailData is an email's data column.
+func mailData(e *invite.Email) string {
 	if len(e.Data) > 0 {
-		data = string(e.Data)
+		return string(e.Data)
 	}
+	return "{}"
+}
+
+func (t *tx) EnqueueEmail(ctx context.Context, e *invite.Email) error {
 	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data,
 		created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.OrgID, e.Kind, null(e.InvitationID), null(e.UserID), e.To, data, t.t(e.DueAt), t.t(e.DueAt))
+		e.ID, e.OrgID, e.Kind, null(e.InvitationID), null(e.UserID), e.To, mailData(e), t.t(e.DueAt), t.t(e.DueAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: enqueue email: %w", err)
 	}

@@ -82,16 +82,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 func connect(opts Options) (*Store, error) {
 	if u := opts.DatabaseURL; strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
-		// pgx prepares and caches statements; after a few runs PostgreSQL
-		// may switch a cached statement to a generic plan, which cannot
-		// see that a search pattern is selective and walks the table
-		// instead of using the trigram index. Custom plans always.
-		if parsed, err := url.Parse(u); err == nil && parsed.Query().Get("plan_cache_mode") == "" {
-			q := parsed.Query()
-			q.Set("plan_cache_mode", "force_custom_plan")
-			parsed.RawQuery = q.Encode()
-			u = parsed.String()
-		}
 		db, err := sql.Open("pgx", u)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
