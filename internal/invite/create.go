@@ -403,7 +403,13 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 	if !org.Settings.DomainAllowed(email) {
 		return nil, &Error{Code: CodeDomainNotAllowed, Message: fmt.Sprintf("this organization only invites addresses at %s", strings.Join(org.Settings.AllowedDomains, ", "))}
 	}
-	now := s.Now()
+	// Most people invited have no account yet: the invitation is written
+	// on that assumption, and the address's account is read only when
+	// there turns out to be one.
+	c, err := s.inviteAs(ctx, tx, actor, oc, email, r, resend, nil, false)
+	if !errors.Is(err, ErrUserExists) {
+		return c, err
+	}
 	user, err := tx.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -420,6 +426,16 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 			return nil, errorf(CodeAlreadyMember, "%s is already a member of this organization", email)
 		}
 	}
+	return s.inviteAs(ctx, tx, actor, oc, email, r, resend, user, true)
+}
+
+// inviteAs invites email, whose account is user (nil for none) when known
+// is set; when it is not, nothing is written if the address has an
+// account, and the answer is ErrUserExists.
+func (s *Service) inviteAs(ctx context.Context, tx Tx, actor Actor, oc *orgContext, email string, r *resolved, resend bool, user *account.User, known bool) (*Created, error) {
+	org := oc.org
+	now := s.Now()
+	var err error
 	inv := &Invitation{
 		ID: NewID(), OrgID: org.ID, Email: email,
 		FirstName: r.FirstName, LastName: r.LastName, Language: r.Language,
@@ -464,7 +480,7 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 	}
 	// Insert first: the partial unique index turns the insert into a no-op
 	// when the email has a live invitation, and only then is that one read.
-	err = tx.CreateInvitation(ctx, inv, ev, mail)
+	err = tx.CreateInvitation(ctx, inv, ev, mail, !known)
 	if errors.Is(err, ErrConflict) {
 		live, lerr := s.liveInvitation(ctx, tx, org.ID, email, actor)
 		switch {
@@ -472,7 +488,7 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 			return nil, lerr
 		case live == nil:
 			// It had expired; now recorded so, it no longer blocks.
-			err = tx.CreateInvitation(ctx, inv, ev, mail)
+			err = tx.CreateInvitation(ctx, inv, ev, mail, !known)
 		case resend && live.Status == StatusPending:
 			c, err := s.rotate(ctx, tx, actor, org, live, ActionResend, true)
 			if err != nil {

@@ -84,6 +84,9 @@ var (
 	// ErrConflict: a unique constraint or an optimistic version check failed
 	// because of a concurrent change.
 	ErrConflict = errors.New("invite: conflict")
+	// ErrUserExists: an account has the email (CreateInvitation with
+	// newEmail set).
+	ErrUserExists = errors.New("invite: an account has this email")
 )
 
 // deadLinkError explains why a token cannot be used (product.md §4.7).

@@ -79,8 +79,9 @@ type InvitationStore interface {
 	// CreateInvitation inserts inv together with ev, the event recording
 	// its creation, and mail (nil for none), in one statement where the
 	// engine allows; none of them is written when InsertInvitation would
-	// answer ErrConflict.
-	CreateInvitation(ctx context.Context, inv *Invitation, ev *Event, mail *Email) error
+	// answer ErrConflict. With newEmail set, nothing is written either
+	// when an account has inv's email: the answer is then ErrUserExists.
+	CreateInvitation(ctx context.Context, inv *Invitation, ev *Event, mail *Email, newEmail bool) error
 	// UpdateInvitation writes inv if its Version is still the stored one,
 	// and increments Version; ErrConflict otherwise (or when the change
 	// would make a second live invitation for the email).

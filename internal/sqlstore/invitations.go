@@ -59,16 +59,44 @@ func metadataText(m json.RawMessage) string {
 	return string(m)
 }
 
-// insertInvitation inserts an invitation unless the organization has a
-// live one for the email (a no-op then).
-const insertInvitation = `INSERT INTO invitations (id, org_id, email, first_name, last_name, username,
+// invitationCols are the columns an invitation is inserted with, bound to
+// $1…$34 in this order (invitationArgs).
+const invitationCols = `id, org_id, email, first_name, last_name, username,
 	language, role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at,
 	send_count, expires_at, reminded_steps, accepted_at, accepted_user_id, external_user_id, decided_at, decided_by,
 	revoked_at, delivery_status, delivery_error, delivered_at, redirect_url, metadata, token_hash, token_nonce,
-	search, version)
+	search, version`
+
+// insertInvitation inserts an invitation unless the organization has a
+// live one for the email (a no-op then).
+const insertInvitation = `INSERT INTO invitations (` + invitationCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
 	$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, 1)
 	ON CONFLICT DO NOTHING`
+
+// insertNewInvitation is insertInvitation, a no-op too when an account
+// has the email. PostgreSQL does not infer the types of parameters in a
+// SELECT list: the columns that are not text say theirs.
+var insertNewInvitation = map[Dialect]string{
+	SQLite: newInvitationSQL(nil),
+	Postgres: newInvitationSQL(map[int]string{9: "boolean", 18: "integer", 20: "integer",
+		15: "timestamptz", 16: "timestamptz", 17: "timestamptz", 19: "timestamptz", 21: "timestamptz",
+		24: "timestamptz", 26: "timestamptz", 29: "timestamptz"}),
+}
+
+func newInvitationSQL(casts map[int]string) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO invitations (` + invitationCols + `) SELECT `)
+	for i := 1; i <= 34; i++ {
+		fmt.Fprintf(&b, "$%d", i)
+		if c := casts[i]; c != "" {
+			b.WriteString("::" + c)
+		}
+		b.WriteString(", ")
+	}
+	b.WriteString(`1 WHERE NOT EXISTS (SELECT 1 FROM users WHERE email = $3) ON CONFLICT DO NOTHING`)
+	return b.String()
+}
 
 func (t *tx) invitationArgs(inv *invite.Invitation) []any {
 	return []any{inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
@@ -80,8 +108,12 @@ func (t *tx) invitationArgs(inv *invite.Invitation) []any {
 }
 
 func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
+	return t.insertInvitation(ctx, inv, insertInvitation)
+}
+
+func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string) error {
 	inv.Version = 1
-	res, err := t.q.ExecContext(ctx, insertInvitation, t.invitationArgs(inv)...)
+	res, err := t.q.ExecContext(ctx, q, t.invitationArgs(inv)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert invitation: %w", err)
 	}
@@ -91,21 +123,18 @@ func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error
 	return t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false)
 }
 
-// createWithEvent is the PostgreSQL CreateInvitation without an email:
-// the invitation and its event in one statement (one round trip).
-const createWithEvent = `WITH i AS (` + insertInvitation + ` RETURNING id),
-	e AS (INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail)
-		SELECT $35, i.id, $2, $36::timestamptz, $37, $38, $39, $40, $41, $42 FROM i)`
-
-// createWithMail adds the email.
-const createWithMail = createWithEvent + `,
-	o AS (INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data, created_at, due_at)
-		SELECT $43, $2, $44, i.id, $45, $46, $47, $48::timestamptz, $48::timestamptz FROM i)`
-
-func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *invite.Event, mail *invite.Email) error {
+func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *invite.Event, mail *invite.Email, newEmail bool) error {
+	q := insertInvitation
+	if newEmail {
+		q = insertNewInvitation[t.d]
+	}
 	if t.d == SQLite {
 		// No data-modifying WITH in SQLite, and no round trips to save.
-		if err := t.InsertInvitation(ctx, inv); err != nil {
+		err := t.insertInvitation(ctx, inv, q)
+		if errors.Is(err, invite.ErrConflict) && newEmail {
+			return t.whyNotInserted(ctx, inv.Email)
+		}
+		if err != nil {
 			return err
 		}
 		if err := t.AddEvent(ctx, ev); err != nil {
@@ -116,21 +145,43 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 		}
 		return t.EnqueueEmail(ctx, mail)
 	}
+	// PostgreSQL: one statement, one round trip.
 	inv.Version = 1
-	q := createWithEvent
 	args := append(t.invitationArgs(inv), ev.ID, t.t(ev.At), ev.Type, string(ev.From), string(ev.To), null(ev.ActorID), ev.Actor, ev.Detail)
+	with := `WITH i AS (` + q + ` RETURNING id),
+	e AS (INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail)
+		SELECT $35, i.id, $2, $36::timestamptz, $37, $38, $39, $40, $41, $42 FROM i)`
 	if mail != nil {
-		q = createWithMail
+		with += `,
+	o AS (INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data, created_at, due_at)
+		SELECT $43, $2, $44, i.id, $45, $46, $47, $48::timestamptz, $48::timestamptz FROM i)`
 		args = append(args, mail.ID, mail.Kind, null(mail.UserID), mail.To, mailData(mail), t.t(mail.DueAt))
 	}
 	var n int
-	if err := t.q.QueryRowContext(ctx, q+` SELECT count(*) FROM i`, args...).Scan(&n); err != nil {
+	var user bool
+	if err := t.q.QueryRowContext(ctx, with+` SELECT (SELECT count(*) FROM i), EXISTS (SELECT 1 FROM users WHERE email = $3)`,
+		args...).Scan(&n, &user); err != nil {
 		return fmt.Errorf("sqlstore: create invitation: %w", err)
 	}
-	if n == 0 {
+	switch {
+	case n == 0 && newEmail && user:
+		return invite.ErrUserExists
+	case n == 0:
 		return invite.ErrConflict
 	}
 	return t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false)
+}
+
+// whyNotInserted tells an account with the email from a live invitation.
+func (t *tx) whyNotInserted(ctx context.Context, email string) error {
+	var user bool
+	if err := t.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, email).Scan(&user); err != nil {
+		return fmt.Errorf("sqlstore: users: %w", err)
+	}
+	if user {
+		return invite.ErrUserExists
+	}
+	return invite.ErrConflict
 }
 
 func (t *tx) setInvitationGroups(ctx context.Context, id string, groupIDs []string, replace bool) error {
