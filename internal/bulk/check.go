@@ -16,9 +16,10 @@ import (
 // Outcome is what an import would do with one row (api.md, import outcomes).
 type Outcome string
 
-// The outcomes. Checker.Check decides ok, invalid_email, duplicate,
-// invalid_value and unknown_group; the caller, which has the database,
-// turns an ok row into already_invited, already_member or existing_user.
+// The outcomes. Checker.Check decides ok, invalid_email, invalid_value and
+// unknown_group, Duplicates.Mark decides duplicate; the caller, which has
+// the database, turns an ok row into already_invited, already_member or
+// existing_user.
 const (
 	OutcomeOK             Outcome = "ok"
 	OutcomeInvalidEmail   Outcome = "invalid_email"
@@ -60,6 +61,10 @@ type Row struct {
 	// @"), "duplicate of row 4", `invalid value for admin: "maybe"`,
 	// `unknown group "Foo"`.
 	Detail string
+	// Spill is set by Duplicates.Mark on the first row with its address
+	// when memory had no room left for the address: the caller must keep
+	// the row where Mark's lookup finds it.
+	Spill bool
 }
 
 // Defaults are the options chosen with the upload. A value in the file
@@ -71,14 +76,12 @@ type Defaults struct {
 	Admin    bool
 }
 
-// Checker validates the rows of one file in order. It remembers every
-// address it has seen, to find duplicates, so use one Checker per file. It
-// is not safe for concurrent use.
+// Checker validates rows one at a time; finding duplicates, which needs
+// the rows before, is Duplicates' job. It is not safe for concurrent use.
 type Checker struct {
 	d      Defaults
 	roles  map[string]string // lowercased → the organization's spelling
 	groups map[string]string
-	seen   *emailSet
 
 	// A file repeats a few languages and group lists on every row;
 	// remembering them saves most of the checking time. Bounded, so that a
@@ -97,7 +100,7 @@ const maxCached = 1024
 // same canonical spelling as file values.
 func NewChecker(d Defaults, roles []string, groups []string) *Checker {
 	c := &Checker{
-		roles: foldMap(roles), groups: foldMap(groups), seen: newEmailSet(),
+		roles: foldMap(roles), groups: foldMap(groups),
 		langs: make(map[string]string), groupSets: make(map[string]groupSet),
 	}
 	if tag, ok := parseLanguage(d.Language); ok {
@@ -122,11 +125,10 @@ func foldMap(names []string) map[string]string {
 }
 
 // Check validates one record and applies the defaults. When a row has
-// several problems, the outcome is the first of invalid_email, duplicate,
-// invalid_value, unknown_group; all invalid values are named together so
-// that one correction fixes the row. Every valid address counts for
-// duplicates, whatever else is wrong with its row, so that "duplicate of
-// row 4" always points at the first occurrence in the file.
+// several problems, the outcome is the first of invalid_email,
+// invalid_value, unknown_group (Duplicates.Mark puts duplicate after
+// invalid_email); all invalid values are named together so that one
+// correction fixes the row.
 func (c *Checker) Check(rec Record) Row {
 	f := &rec.Fields
 	row := Row{
@@ -186,10 +188,7 @@ func (c *Checker) Check(rec Record) Row {
 		return row
 	}
 	row.Email = email
-	first, dup := c.seen.add(email, rec.Line)
 	switch {
-	case dup:
-		row.Outcome, row.Detail = OutcomeDuplicate, fmt.Sprintf("duplicate of row %d", first)
 	case len(bad) > 0:
 		row.Outcome, row.Detail = OutcomeInvalidValue, strings.Join(bad, "; ")
 	case len(unknown) == 1:

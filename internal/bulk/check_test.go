@@ -17,8 +17,8 @@ func newTestChecker() *Checker {
 	)
 }
 
-// TestCheck runs one file's records through one Checker, in order, since
-// duplicates depend on what came before.
+// TestCheck runs one file's records through one Checker, then through
+// Duplicates (in order, since duplicates depend on what came before).
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	def := Row{Language: "en-GB", Role: "member", Groups: []string{"Support"}, IsAdmin: true, Outcome: OutcomeOK}
@@ -120,12 +120,25 @@ func TestCheck(t *testing.T) {
 				r.Detail = `invalid value for language: "und" (use a language code such as "en" or "nl-BE")`
 			}),
 		},
+		{
+			// Being a duplicate wins over a bad value (the value stays).
+			rec: rec(16, ColEmail, "Eve@EXAMPLE.com", ColAdmin, "2", ColGroups, "Nope"),
+			want: with(def, func(r *Row) {
+				r.Line, r.Email, r.Groups, r.Outcome, r.Detail = 16, "eve@example.com", []string{"Nope"}, OutcomeDuplicate, "duplicate of row 10"
+			}),
+		},
 	}
 	c := newTestChecker()
-	for _, tt := range tests {
-		got := c.Check(tt.rec)
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("Check(line %d) mismatch (-want +got):\n%s", tt.rec.Line, diff)
+	rows := make([]Row, len(tests))
+	for i, tt := range tests {
+		rows[i] = c.Check(tt.rec)
+	}
+	if err := NewDuplicates(0).Mark(rows, nil); err != nil {
+		t.Fatalf("Mark: %v", err)
+	}
+	for i, tt := range tests {
+		if diff := cmp.Diff(tt.want, rows[i]); diff != "" {
+			t.Errorf("Check and Mark(line %d) mismatch (-want +got):\n%s", tt.rec.Line, diff)
 		}
 	}
 }

@@ -58,6 +58,17 @@ func newEmailSet() *emailSet {
 // the line it was first seen on. The parts before and after the last @
 // must each be at most 255 bytes, which account.NormalizeEmail guarantees.
 func (s *emailSet) add(email string, line int) (first int, dup bool) {
+	return s.probe(email, line, true)
+}
+
+// find reports the line email was first seen on, if it was.
+func (s *emailSet) find(email string) (first int, ok bool) {
+	return s.probe(email, 0, false)
+}
+
+// probe looks email up, and when it is absent and insert is set, records
+// it as seen on line.
+func (s *emailSet) probe(email string, line int, insert bool) (first int, found bool) {
 	local, domain := email, ""
 	if at := strings.LastIndexByte(email, '@'); at >= 0 {
 		local, domain = email[:at], email[at+1:]
@@ -67,6 +78,9 @@ func (s *emailSet) add(email string, line int) (first int, dup bool) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		v := s.slots[i]
 		if v == 0 {
+			if !insert {
+				return 0, false
+			}
 			s.slots[i] = h>>32<<32 | uint64(s.store(local, domain, line)+1)
 			s.n++
 			if s.n*4 > len(s.slots)*3 {

@@ -15,7 +15,9 @@ var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxRows: 20, MaxUnzippedBytes: 8 << 2
 
 // readChecked reads a whole file as the import does and checks the
 // reader's promises: errors are *Error (or io.EOF), rows come in
-// increasing order, never past the row limit, and Check accepts them.
+// increasing order, never past the row limit, and Check accepts them; and
+// Duplicates, with room in memory for only two addresses, marks exactly
+// the rows whose address came before.
 func readChecked(t *testing.T, data []byte, name string) {
 	r, err := open(data, name, fuzzLimits)
 	if err != nil {
@@ -32,9 +34,11 @@ func readChecked(t *testing.T, data []byte, name string) {
 	}()
 	c := NewChecker(Defaults{Language: "en"}, []string{"member"}, []string{"Sales"})
 	last, n := 0, 0
+	var rows []Row
 	for {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			checkDuplicates(t, rows)
 			return
 		}
 		if err != nil {
@@ -52,8 +56,40 @@ func readChecked(t *testing.T, data []byte, name string) {
 			t.Fatalf("record line %d after line %d", rec.Line, last)
 		}
 		last = rec.Line
-		if row := c.Check(rec); row.Outcome == "" || row.Line != rec.Line {
+		row := c.Check(rec)
+		if row.Outcome == "" || row.Line != rec.Line {
 			t.Fatalf("Check(line %d) = %+v", rec.Line, row)
+		}
+		rows = append(rows, row)
+	}
+}
+
+func checkDuplicates(t *testing.T, rows []Row) {
+	want := make([]Row, len(rows))
+	copy(want, rows)
+	first := map[string]int{}
+	for i, r := range want {
+		if r.Outcome == OutcomeInvalidEmail {
+			continue
+		}
+		if l, ok := first[r.Email]; ok {
+			markDuplicate(&want[i], l)
+		} else {
+			first[r.Email] = r.Line
+		}
+	}
+	d := NewDuplicates(2)
+	st := &spillStore{rows: map[string]int{}}
+	for lo := 0; lo < len(rows); lo += 3 {
+		part := rows[lo:min(len(rows), lo+3)]
+		if err := d.Mark(part, st.lookup); err != nil {
+			t.Fatal(err)
+		}
+		st.keep(t, part)
+	}
+	for i := range rows {
+		if rows[i].Outcome != want[i].Outcome || rows[i].Detail != want[i].Detail {
+			t.Fatalf("Mark(line %d) = %s %q, want %s %q", rows[i].Line, rows[i].Outcome, rows[i].Detail, want[i].Outcome, want[i].Detail)
 		}
 	}
 }

@@ -41,6 +41,10 @@ type Limits struct {
 	// longer but the heap stays small. Every other part is held in memory,
 	// so those together must stay under MaxBytes.
 	MaxPartBytes int64
+	// MaxMemoryAddresses is how many distinct addresses duplicate
+	// detection keeps in memory (NewDuplicates); past that, the caller's
+	// storage answers for the rest. Default DefaultMaxMemoryAddresses.
+	MaxMemoryAddresses int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -55,6 +59,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxPartBytes <= 0 {
 		l.MaxPartBytes = DefaultMaxPartBytes
+	}
+	if l.MaxMemoryAddresses <= 0 {
+		l.MaxMemoryAddresses = DefaultMaxMemoryAddresses
 	}
 	// excelize refuses a part threshold above the total.
 	l.MaxPartBytes = min(l.MaxPartBytes, l.MaxUnzippedBytes)
@@ -84,6 +91,7 @@ type source interface {
 // Reader streams the records of an invitation file. Its memory does not
 // grow with the number of rows. A Reader is not safe for concurrent use.
 type Reader struct {
+	lim    Limits
 	src    source
 	layout *layout
 	max    int
@@ -123,7 +131,7 @@ func Open(r io.ReaderAt, size int64, filename string, lim Limits) (*Reader, erro
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader{src: src, max: lim.MaxRows}
+	rd := &Reader{lim: lim, src: src, max: lim.MaxRows}
 	if err := rd.readHeader(); err != nil {
 		_ = src.close()
 		return nil, err
@@ -160,6 +168,9 @@ func isBlank(cells []string) bool {
 	}
 	return true
 }
+
+// Limits returns the limits the file is read under, defaults filled in.
+func (r *Reader) Limits() Limits { return r.lim }
 
 // Header returns the recognized columns in file order.
 func (r *Reader) Header() []Column { return slices.Clone(r.layout.header) }

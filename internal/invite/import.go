@@ -12,11 +12,19 @@ import (
 // Import batches (product.md §5 Import).
 //
 // An import is read and previewed once, in chunks: each chunk of rows is
-// checked on its own terms (bulk.Checker), then against the database with
-// a few set-based queries, and written to the batch's rows. Nothing holds
-// the whole file: memory stays flat whatever the row count. Commit reads
-// the rows back in chunks and creates the invitations of the valid ones in
-// one transaction, with multi-row inserts.
+// checked on its own terms (bulk.Checker), for duplicates (bulk.Duplicates,
+// which keeps a bounded number of addresses in memory and finds the rest
+// among the rows written before), then against the database with a few
+// set-based queries, and written to the batch's rows with the invitation
+// each valid row would get (id and token) planned. Nothing holds the whole
+// file: memory stays flat whatever the row count.
+//
+// Commit re-checks the valid rows against the database in chunks, then
+// creates the invitations of those that are still plain "ok" with a few
+// INSERT … SELECT statements over the stored rows (invitations, their
+// groups, their created events, their emails), all in one transaction.
+// Rows that need more (an existing user to add directly, a group renamed
+// since) are created one chunk at a time from Go.
 
 // ImportStatus is where a batch is in its life.
 type ImportStatus string
@@ -98,6 +106,51 @@ type ImportRow struct {
 	// InvitationID is the id of the row's invitation once committed
 	// (planned at preview, so that the commit need not rewrite the row).
 	InvitationID string
+	// Planned tells that a token was planned at preview (set when read
+	// back).
+	Planned bool
+	// TokenNonce and TokenHash are the token planned with InvitationID.
+	// They are written at preview and never read back into an ImportRow:
+	// the commit reads them in SQL.
+	TokenNonce, TokenHash string
+	// FirstSeen marks the first row with its address among those whose
+	// address the preview could not keep in memory
+	// (bulk.Row.Spill): ImportFirstRows finds it.
+	FirstSeen bool
+}
+
+// ImportRecheck selects, in row order, the ok and existing_user rows of a
+// batch that a commit must decide again from Go: those that are
+// existing_user or have no token planned, those whose address the
+// database now knows (an account, or a live invitation in the
+// organization), and those whose role or groups value is not among the
+// ones known to need nothing. All selects every ok and existing_user row.
+type ImportRecheck struct {
+	ImportID  string
+	OrgID     string
+	AfterLine int
+	Limit     int
+	All       bool
+	Roles     []string   // role values (as stored in rows) that need nothing
+	Groups    [][]string // groups values (as stored in rows) that need nothing
+}
+
+// ImportCreate describes the invitations a commit creates in one go from
+// the batch's planned rows (outcome ok, token planned): one pending
+// invitation each with the row's values, its groups, its created event
+// and, with SendEmail, its email.
+type ImportCreate struct {
+	ImportID  string
+	OrgID     string
+	InviterID string
+	Message   string
+	Now       time.Time
+	ExpiresAt time.Time
+	SendEmail bool
+	// ActorID, Actor and EventDetail make each invitation's created event.
+	ActorID     string
+	Actor       string
+	EventDetail string
 }
 
 // ImportRowFilter selects rows of one batch, in row order.
@@ -131,6 +184,23 @@ type ImportStore interface {
 	// ErrConflict when the batch is no longer processing (swept).
 	SetImportProgress(ctx context.Context, id string, rowsRead int) error
 	InsertImportRows(ctx context.Context, importID string, rows []ImportRow) error
+	// ImportFirstRows finds emails among a batch's rows marked FirstSeen:
+	// for each one found, its line.
+	ImportFirstRows(ctx context.Context, importID string, emails []string) (map[string]int, error)
+	// ImportValues returns the distinct roles and groups of a batch's ok
+	// and existing_user rows; more than max of either: ok is false.
+	ImportValues(ctx context.Context, importID string, max int) (roles []string, groups [][]string, ok bool, err error)
+	// ImportRechecks lists the rows r selects.
+	ImportRechecks(ctx context.Context, r ImportRecheck) ([]ImportRow, error)
+	// ImportOutcomes counts a batch's rows by outcome.
+	ImportOutcomes(ctx context.Context, importID string) (map[string]int, error)
+	// UnplanImportRows drops the planned token of rows (by line), which
+	// leaves them out of CreateImportInvitations.
+	UnplanImportRows(ctx context.Context, importID string, lines []int) error
+	// CreateImportInvitations creates the invitations of c, skipping those
+	// that would make a second live invitation for an address (their rows
+	// become already_invited); it returns how many it created.
+	CreateImportInvitations(ctx context.Context, c *ImportCreate) (int, error)
 	DeleteImportRows(ctx context.Context, importID string) error
 	ImportRows(ctx context.Context, f ImportRowFilter) ([]ImportRow, error)
 	// CountImportRows counts a batch's rows with one of outcomes (all: none).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -70,6 +71,11 @@ func (s *Service) CommitImport(ctx context.Context, actor Actor, slug, id string
 // transaction, conditionally on this commit still owning it: a second
 // commit that got there too waits for the first's transaction (its row
 // lock, or SQLite's one writer) and then finds the batch taken.
+//
+// The rows are re-checked against the database a chunk at a time; those
+// that need more than a plain pending invitation are created from Go
+// there (commitChunk). The plain ones, nearly always all of them, are
+// then created together by CreateImportInvitations, set-based.
 func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 	owner := imp.CommitOwner
 	var created map[Status]int
@@ -78,8 +84,8 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 		created = map[Status]int{}
 		total := 0
 		c := *imp
-		c.Totals = allOutcomes()
-		c.Status, c.CommittedAt = ImportCommitted, s.Now()
+		now := s.Now()
+		c.Status, c.CommittedAt = ImportCommitted, now
 		if err := tx.UpdateImport(ctx, &c, ImportCommitting, owner); err != nil {
 			return err
 		}
@@ -100,27 +106,20 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 		if err != nil {
 			return err
 		}
-		// Outcomes the commit does not touch count as previewed.
-		for _, o := range []bulk.Outcome{bulk.OutcomeInvalidEmail, bulk.OutcomeDuplicate, bulk.OutcomeAlreadyInvited,
-			bulk.OutcomeAlreadyMember, bulk.OutcomeUnknownGroup, bulk.OutcomeInvalidValue} {
-			n, err := tx.CountImportRows(ctx, c.ID, []string{string(o)})
-			if err != nil {
-				return err
-			}
-			c.Totals[string(o)] += n
+		rc, err := s.recheck(ctx, tx, oc, c.ID)
+		if err != nil {
+			return err
 		}
-		after := 0
 		for {
-			rows, err := tx.ImportRows(ctx, ImportRowFilter{ImportID: c.ID, AfterLine: after, Limit: importChunk,
-				Outcomes: []string{string(bulk.OutcomeOK), string(bulk.OutcomeExistingUser)}})
+			rows, err := tx.ImportRechecks(ctx, rc)
 			if err != nil {
 				return err
 			}
 			if len(rows) == 0 {
 				break
 			}
-			after = rows[len(rows)-1].Line
-			invs, err := s.commitChunk(ctx, tx, actor, oc, &c, base, rows)
+			rc.AfterLine = rows[len(rows)-1].Line
+			invs, err := s.commitChunk(ctx, tx, actor, oc, &c, base, rows, now)
 			if err != nil {
 				return err
 			}
@@ -128,11 +127,23 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 				created[inv.Status]++
 			}
 			total += len(invs)
-			for _, row := range rows {
-				c.Totals[row.Outcome]++
-			}
 		}
-		c.Created = total
+		n, err := tx.CreateImportInvitations(ctx, &ImportCreate{
+			ImportID: c.ID, OrgID: org.ID, InviterID: oc.inviter.ID, Message: base.Message, Now: now,
+			ExpiresAt: now.Add(base.validity), SendEmail: c.Options.SendEmail,
+			ActorID: actor.UserID, Actor: actor.label(), EventDetail: "import " + c.ID,
+		})
+		if err != nil {
+			return err
+		}
+		created[StatusPending] += n
+		c.Created = total + n
+		counts, err := tx.ImportOutcomes(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		c.Totals = allOutcomes()
+		maps.Copy(c.Totals, counts)
 		if err := tx.UpdateImport(ctx, &c, ImportCommitted, owner); err != nil {
 			return err
 		}
@@ -168,12 +179,43 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 	return err
 }
 
+// recheck says which rows a commit must look at from Go: only those that
+// could turn out other than plain ok (ImportRecheck), unless the
+// organization limits the domains it invites (checked from Go only) or
+// the file has too many distinct roles or group lists to name them.
+func (s *Service) recheck(ctx context.Context, tx Tx, oc *orgContext, importID string) (ImportRecheck, error) {
+	const maxValues = 1000
+	rc := ImportRecheck{ImportID: importID, OrgID: oc.org.ID, Limit: importChunk}
+	if len(oc.org.Settings.AllowedDomains) > 0 {
+		rc.All = true
+		return rc, nil
+	}
+	roles, groups, ok, err := tx.ImportValues(ctx, importID, maxValues)
+	if err != nil || !ok {
+		rc.All = true
+		return rc, err
+	}
+	for _, r := range roles {
+		if _, bad := importRole(oc, &ImportRow{Role: r}); bad == "" {
+			rc.Roles = append(rc.Roles, r)
+		}
+	}
+	for _, g := range groups {
+		if missingGroup(oc, g) == "" && groupsByName(oc, g) {
+			rc.Groups = append(rc.Groups, g)
+		}
+	}
+	return rc, nil
+}
+
 // commitChunk re-checks one chunk of rows against the database (what
-// changed since the preview becomes the row's new outcome, not an error)
-// and creates their invitations with multi-row statements.
-func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgContext, imp *Import, base *resolved, rows []ImportRow) ([]*Invitation, error) {
+// changed since the preview becomes the row's new outcome, not an error).
+// Rows that stay plain ok with their planned token are left to
+// CreateImportInvitations; the others that get an invitation (existing
+// users, rows planned before tokens were, groups that no longer match by
+// name) are created here, with multi-row statements.
+func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgContext, imp *Import, base *resolved, rows []ImportRow, now time.Time) ([]*Invitation, error) {
 	org := oc.org
-	now := s.Now()
 	before := make([]string, len(rows))
 	for i, row := range rows {
 		before[i] = row.Outcome + "\x00" + row.Detail
@@ -184,8 +226,8 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 		return nil, err
 	}
 	var invs []*Invitation
+	var unplan []int
 	byInv := map[string]int{}
-	var tokens int
 	for i := range rows {
 		row := &rows[i]
 		if row.Outcome != string(bulk.OutcomeOK) && row.Outcome != string(bulk.OutcomeExistingUser) {
@@ -203,7 +245,7 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 				return nil, err
 			}
 		}
-		inv, bad := s.importInvitation(oc, imp, base, row, now)
+		role, bad := importRole(oc, row)
 		if bad != "" {
 			row.Outcome, row.Detail = string(bulk.OutcomeInvalidValue), bad
 			continue
@@ -212,6 +254,13 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 			row.Outcome, row.Detail = string(bulk.OutcomeUnknownGroup), "unknown group "+fmt.Sprintf("%q", gone)
 			continue
 		}
+		if row.Outcome == string(bulk.OutcomeOK) && row.Planned {
+			if groupsByName(oc, row.Groups) {
+				continue // created with the others, set-based
+			}
+			unplan = append(unplan, row.Line)
+		}
+		inv := s.importInvitation(oc, imp, base, row, role, now)
 		if st.UserID != "" && org.Settings.AddExistingUsers {
 			inv.Status = StatusAccepted
 			inv.AcceptedAt, inv.AcceptedUserID = now, st.UserID
@@ -219,7 +268,6 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 		} else {
 			inv.Status = StatusPending
 			s.issue(inv, now, base.validity)
-			tokens++
 			if imp.Options.SendEmail {
 				s.queue(inv)
 			}
@@ -230,6 +278,9 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 			before[i] += "\x00unplanned" // no id planned at preview: written below
 		}
 		invs = append(invs, inv)
+	}
+	if err := tx.UnplanImportRows(ctx, imp.ID, unplan); err != nil {
+		return nil, err
 	}
 	if len(invs) > 0 {
 		skipped, err := tx.InsertInvitations(ctx, invs)
@@ -290,17 +341,39 @@ func (s *Service) commitChunk(ctx context.Context, tx Tx, actor Actor, oc *orgCo
 	return invs, nil
 }
 
-// importInvitation builds the invitation of one row: the file's values,
-// else the upload's options. bad names a value that no longer holds (a
-// role deleted since the preview).
-func (s *Service) importInvitation(oc *orgContext, imp *Import, base *resolved, row *ImportRow, now time.Time) (*Invitation, string) {
-	role := row.Role
+// groupsByName reports whether every name resolves to a group spelled
+// exactly so (and no two to the same group): CreateImportInvitations
+// joins groups by name, where importInvitation also takes ids and other
+// cases, so only then do the two agree.
+func groupsByName(oc *orgContext, names []string) bool {
+	var ids []string
+	for _, n := range names {
+		g := oc.group(n)
+		if g == nil || g.Name != n || slices.Contains(ids, g.ID) {
+			return false
+		}
+		ids = append(ids, g.ID)
+	}
+	return true
+}
+
+// importRole is the role a row's invitation gets (member when the file
+// and the options gave none); bad says why it cannot (a role deleted since
+// the preview). CreateImportInvitations applies the same default.
+func importRole(oc *orgContext, row *ImportRow) (role, bad string) {
+	role = row.Role
 	if role == "" {
 		role = account.RoleMember
 	}
 	if !oc.hasRole(role) || role == account.RoleOwner {
-		return nil, fmt.Sprintf("invalid value for role: %q is not a role of this organization", role)
+		return "", fmt.Sprintf("invalid value for role: %q is not a role of this organization", role)
 	}
+	return role, ""
+}
+
+// importInvitation builds the invitation of one row with role: the
+// file's values, else the upload's options.
+func (s *Service) importInvitation(oc *orgContext, imp *Import, base *resolved, row *ImportRow, role string, now time.Time) *Invitation {
 	var groupIDs []string
 	for _, name := range row.Groups {
 		if g := oc.group(name); g != nil && !slices.Contains(groupIDs, g.ID) {
@@ -317,7 +390,7 @@ func (s *Service) importInvitation(oc *orgContext, imp *Import, base *resolved, 
 		Message: base.Message, InviterID: oc.inviter.ID, Source: SourceImport, ImportID: imp.ID,
 		CreatedAt: now, UpdatedAt: now, DeliveryStatus: DeliveryNone,
 	}
-	return inv, ""
+	return inv
 }
 
 func missingGroup(oc *orgContext, names []string) string {

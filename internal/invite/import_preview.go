@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"strings"
+	"sync"
 
 	"usher/internal/account"
 	"usher/internal/bulk"
@@ -102,22 +103,24 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 	}
 	check := bulk.NewChecker(bulk.Defaults{Language: imp.Options.Language, Role: imp.Options.Role,
 		Groups: imp.Options.Groups, Admin: imp.Options.Admin}, roles, groups)
-	// Reading (and checking) and writing overlap: a goroutine parses the
-	// file a chunk ahead while this one writes the previous chunk. For
-	// XLSX, parsing costs as much as the database work; on two cores the
-	// preview then costs about the larger of the two, not their sum.
-	chunks := make(chan []ImportRow, 2)
+	dups := bulk.NewDuplicates(rd.Limits().MaxMemoryAddresses)
+	// Three stages overlap: one goroutine parses and checks the file, a
+	// second plans each valid row's invitation (its id and token: an HMAC
+	// and a hash per row), and this one decides duplicates and database
+	// outcomes and writes the rows. For XLSX, parsing costs the most; for
+	// CSV, writing does; on two cores the preview costs about the larger.
 	stop := make(chan struct{})
+	read := make(chan []bulk.Row, 2)
+	planned := make(chan plannedChunk, 2)
 	var readErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(chunks)
-		chunk := make([]ImportRow, 0, importChunk)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(read)
+		chunk := make([]bulk.Row, 0, importChunk)
 		send := func() bool {
 			select {
-			case chunks <- chunk:
-				chunk = make([]ImportRow, 0, importChunk)
+			case read <- chunk:
+				chunk = make([]bulk.Row, 0, importChunk)
 				return true
 			case <-stop:
 				return false
@@ -135,7 +138,7 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 				readErr = err
 				return
 			}
-			chunk = append(chunk, rd2row(check.Check(rec)))
+			chunk = append(chunk, check.Check(rec))
 			if len(chunk) == importChunk && !send() {
 				return
 			}
@@ -143,40 +146,87 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 		if len(chunk) > 0 {
 			send()
 		}
-	}()
-	read := 0
+	})
+	wg.Go(func() {
+		defer close(planned)
+		for rows := range read {
+			select {
+			case planned <- s.planChunk(rows):
+			case <-stop:
+				return
+			}
+		}
+	})
+	n := 0
 	var writeErr error
-	for chunk := range chunks {
-		read += len(chunk)
-		if writeErr = s.previewChunk(ctx, imp, oc, chunk, read); writeErr != nil {
+	for chunk := range planned {
+		n += len(chunk.rows)
+		if writeErr = s.previewChunk(ctx, imp, oc, dups, chunk, n); writeErr != nil {
 			break
 		}
 	}
 	close(stop)
-	<-done
+	wg.Wait()
 	if writeErr != nil {
 		return writeErr
 	}
 	if readErr != nil {
 		return readErr
 	}
-	imp.Status, imp.RowsRead, imp.PreviewedAt = ImportPreviewed, read, s.Now()
+	imp.Status, imp.RowsRead, imp.PreviewedAt = ImportPreviewed, n, s.Now()
 	imp.Warnings = rd.Warnings()
 	return s.store.InTx(ctx, func(tx Tx) error { return tx.UpdateImport(ctx, imp, ImportProcessing, "") })
 }
 
-// previewChunk decides the database outcomes of one chunk of rows and
-// writes them, with the progress.
-func (s *Service) previewChunk(ctx context.Context, imp *Import, oc *orgContext, chunk []ImportRow, read int) error {
+// plannedChunk is a chunk of checked rows with the invitation planned for
+// each row that may get one.
+type plannedChunk struct {
+	rows  []bulk.Row
+	plans []importPlan // by row; zero for rows Check refused
+}
+
+// importPlan is what a row's invitation will be given if the commit
+// creates it: its id and its token (the nonce, and the hash stored in
+// place of the token). Planned at preview, so that the commit creates the
+// invitations from the stored rows without sending anything back.
+type importPlan struct{ id, nonce, hash string }
+
+func (s *Service) planChunk(rows []bulk.Row) plannedChunk {
+	plans := make([]importPlan, len(rows))
+	for i, r := range rows {
+		// Duplicates are decided later; the few plans they waste cost
+		// less than waiting for that.
+		if r.Outcome == bulk.OutcomeOK {
+			id, nonce := NewID(), NewNonce()
+			plans[i] = importPlan{id: id, nonce: nonce, hash: HashToken(s.tokens.Token(id, nonce))}
+		}
+	}
+	return plannedChunk{rows: rows, plans: plans}
+}
+
+// previewChunk decides the duplicates and the database outcomes of one
+// chunk of rows and writes them, with the progress.
+func (s *Service) previewChunk(ctx context.Context, imp *Import, oc *orgContext, dups *bulk.Duplicates, pc plannedChunk, read int) error {
+	var chunk []ImportRow
 	err := s.store.InTx(ctx, func(tx Tx) error {
+		// Duplicates past the addresses kept in memory are looked up among
+		// the rows written before (FirstSeen).
+		if err := dups.Mark(pc.rows, func(emails []string) (map[string]int, error) {
+			return tx.ImportFirstRows(ctx, imp.ID, emails)
+		}); err != nil {
+			return err
+		}
+		chunk = make([]ImportRow, len(pc.rows))
+		for i, r := range pc.rows {
+			chunk[i] = rd2row(r)
+		}
 		if _, err := s.decideRows(ctx, tx, oc.org, chunk); err != nil {
 			return err
 		}
-		// The id each valid row's invitation will have: the commit then
-		// need not write these rows again.
 		for i := range chunk {
 			if o := chunk[i].Outcome; o == string(bulk.OutcomeOK) || o == string(bulk.OutcomeExistingUser) {
-				chunk[i].InvitationID = NewID()
+				p := pc.plans[i]
+				chunk[i].InvitationID, chunk[i].TokenNonce, chunk[i].TokenHash = p.id, p.nonce, p.hash
 			}
 		}
 		if err := tx.InsertImportRows(ctx, imp.ID, chunk); err != nil {
@@ -195,7 +245,8 @@ func (s *Service) previewChunk(ctx context.Context, imp *Import, oc *orgContext,
 
 func rd2row(r bulk.Row) ImportRow {
 	return ImportRow{Line: r.Line, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Language: r.Language,
-		Role: r.Role, Groups: r.Groups, Admin: r.Admin, IsAdmin: r.IsAdmin, Outcome: string(r.Outcome), Detail: r.Detail}
+		Role: r.Role, Groups: r.Groups, Admin: r.Admin, IsAdmin: r.IsAdmin, Outcome: string(r.Outcome), Detail: r.Detail,
+		FirstSeen: r.Spill}
 }
 
 // decideRows turns the ok rows of chunk into already_member, already_invited

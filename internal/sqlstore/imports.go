@@ -222,15 +222,23 @@ func (t *tx) SetImportProgress(ctx context.Context, id string, rowsRead int) err
 const impRowCols = `line, email, first_name, last_name, language, role, groups, admin, is_admin, outcome, detail, invitation_id`
 
 func (t *tx) InsertImportRows(ctx context.Context, importID string, rows []invite.ImportRow) error {
-	err := t.impInsert(ctx, `INSERT INTO import_rows (import_id, `+impRowCols+`)`, 13, len(rows), func(i int, a []any) []any {
-		r := &rows[i]
-		var admin any
-		if r.Admin != nil {
-			admin = *r.Admin
-		}
-		return append(a, importID, r.Line, r.Email, r.FirstName, r.LastName, r.Language, r.Role, impGroups(r.Groups),
-			admin, r.IsAdmin, r.Outcome, r.Detail, null(r.InvitationID))
-	})
+	err := t.impInsert(ctx, `INSERT INTO import_rows (import_id, `+impRowCols+`, token_nonce, token_hash, search, first_seen)`, 17,
+		len(rows), func(i int, a []any) []any {
+			r := &rows[i]
+			var admin, search any
+			if r.Admin != nil {
+				admin = *r.Admin
+			}
+			if r.TokenHash != "" {
+				// The search text the invitation will have, computed as
+				// for every other invitation (CreateImportInvitations
+				// copies it).
+				search = searchText(&invite.Invitation{Email: r.Email, FirstName: r.FirstName, LastName: r.LastName})
+			}
+			return append(a, importID, r.Line, r.Email, r.FirstName, r.LastName, r.Language, r.Role, impGroups(r.Groups),
+				admin, r.IsAdmin, r.Outcome, r.Detail, null(r.InvitationID), null(r.TokenNonce), null(r.TokenHash), search,
+				r.FirstSeen)
+		})
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert import rows: %w", err)
 	}
@@ -271,8 +279,13 @@ func (t *tx) ImportRows(ctx context.Context, f invite.ImportRowFilter) ([]invite
 	if limit <= 0 {
 		limit = 500
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT `+impRowCols+` FROM import_rows `+where+
-		` ORDER BY line LIMIT `+strconv.Itoa(limit), args...)
+	return t.impRows(ctx, `SELECT `+impRowCols+`, token_hash IS NOT NULL FROM import_rows `+where+
+		` ORDER BY line LIMIT `+strconv.Itoa(limit), limit, args...)
+}
+
+// impRows runs a query of impRowCols and whether a token is planned.
+func (t *tx) impRows(ctx context.Context, q string, limit int, args ...any) ([]invite.ImportRow, error) {
+	rows, err := t.q.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: import rows: %w", err)
 	}
@@ -283,7 +296,7 @@ func (t *tx) ImportRows(ctx context.Context, f invite.ImportRowFilter) ([]invite
 		var groups string
 		var admin sql.NullBool
 		if err := rows.Scan(&r.Line, &r.Email, &r.FirstName, &r.LastName, &r.Language, &r.Role, &groups, &admin,
-			&r.IsAdmin, &r.Outcome, &r.Detail, ns(&r.InvitationID)); err != nil {
+			&r.IsAdmin, &r.Outcome, &r.Detail, ns(&r.InvitationID), &r.Planned); err != nil {
 			return nil, fmt.Errorf("sqlstore: import rows: %w", err)
 		}
 		if groups != "" {

@@ -1,0 +1,292 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"usher/internal/account"
+	"usher/internal/invite"
+)
+
+// The set-based half of an import: duplicate lookups past the preview's
+// memory, and the commit's creation of every plain invitation with one
+// INSERT … SELECT per table over the batch's stored rows. A statement per
+// table, rather than one per 500 rows, matters on SQLite beyond the
+// values it does not send: each statement opens a savepoint, at which the
+// search index flushes what it holds as a new segment to be merged later,
+// and every page the statement touches is copied to the statement
+// journal once per statement.
+
+// impPlain selects the rows CreateImportInvitations creates: still ok
+// after the commit's re-check, with a token planned.
+const impPlain = `r.import_id = %s AND r.outcome = 'ok' AND r.token_hash IS NOT NULL`
+
+func (t *tx) ImportFirstRows(ctx context.Context, importID string, emails []string) (map[string]int, error) {
+	out := make(map[string]int)
+	if len(emails) == 0 {
+		return out, nil
+	}
+	per := impMaxParams - 1
+	for start := 0; start < len(emails); start += per {
+		part := emails[start:min(len(emails), start+per)]
+		a := &impArgs{d: t.d}
+		q := `SELECT email, line FROM import_rows WHERE import_id = ` + a.add(importID) + ` AND first_seen AND email `
+		if t.d == Postgres {
+			q += `= ANY(` + a.add(part) + `::text[])`
+		} else {
+			var in strings.Builder
+			for i, e := range part {
+				if i > 0 {
+					in.WriteString(", ")
+				}
+				in.WriteString(a.add(e))
+			}
+			q += `IN (` + in.String() + `)`
+		}
+		rows, err := t.q.QueryContext(ctx, q, a.args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: import first rows: %w", err)
+		}
+		for rows.Next() {
+			var email string
+			var line int
+			if err := rows.Scan(&email, &line); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlstore: import first rows: %w", err)
+			}
+			out[email] = line
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlstore: import first rows: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) ImportOutcomes(ctx context.Context, importID string) (map[string]int, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT outcome, count(*) FROM import_rows WHERE import_id = $1 GROUP BY outcome`, importID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: import outcomes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var o string
+		var n int
+		if err := rows.Scan(&o, &n); err != nil {
+			return nil, fmt.Errorf("sqlstore: import outcomes: %w", err)
+		}
+		out[o] = n
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) UnplanImportRows(ctx context.Context, importID string, lines []int) error {
+	per := impMaxParams - 1
+	for start := 0; start < len(lines); start += per {
+		part := lines[start:min(len(lines), start+per)]
+		a := &impArgs{d: t.d}
+		var q strings.Builder
+		q.WriteString(`UPDATE import_rows SET token_nonce = NULL, token_hash = NULL WHERE import_id = ` + a.add(importID) + ` AND line IN (`)
+		for i, l := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(a.add(l))
+		}
+		q.WriteString(")")
+		if _, err := t.q.ExecContext(ctx, q.String(), a.args...); err != nil {
+			return fmt.Errorf("sqlstore: unplan import rows: %w", err)
+		}
+	}
+	return nil
+}
+
+// CreateImportInvitations creates the invitations of the batch's plain
+// rows in four statements: invitations (skipping an address invited
+// meanwhile by someone else, whose row becomes already_invited), their
+// groups (joined by name, as the rows spell them), their created events
+// and their emails.
+//
+// Events and emails need ids of their own, time-ordered like every id
+// (invite.NewID, UUIDv7), and SQL cannot draw those: each statement takes
+// one fresh id and replaces its last 48 bits (random in a UUIDv7) with the
+// row's line. The ids stay unique (the lines are; the first 80 bits come
+// from a fresh id, whose timestamp and counter no other id of this process
+// shares) and sort in row order after every earlier id.
+func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate) (int, error) {
+	ph := func(i int) string { return fmt.Sprintf("$%d", i) }
+	// PostgreSQL types a parameter in a SELECT list as text unless told.
+	ts, num := func(i int) string { return ph(i) }, func(i int) string { return ph(i) }
+	if t.d == Postgres {
+		ts = func(i int) string { return ph(i) + "::timestamptz" }
+		num = func(i int) string { return ph(i) + "::integer" }
+	}
+	plain := fmt.Sprintf(impPlain, ph(1))
+	var expected int
+	if err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM import_rows r WHERE `+plain, c.ImportID).Scan(&expected); err != nil {
+		return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
+	}
+	if expected == 0 {
+		return 0, nil
+	}
+	delivery, sends := invite.DeliveryNone, 0
+	if c.SendEmail {
+		delivery, sends = invite.DeliveryQueued, 1
+	}
+	res, err := t.q.ExecContext(ctx, `INSERT INTO invitations (id, org_id, email, first_name, last_name, username, language,
+		role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at, send_count,
+		expires_at, delivery_status, token_hash, token_nonce, search, version)
+		SELECT r.invitation_id, `+ph(2)+`, r.email, r.first_name, r.last_name, '', r.language,
+		COALESCE(NULLIF(r.role, ''), `+ph(3)+`), r.is_admin, `+ph(4)+`, `+ph(5)+`, `+ph(6)+`, `+ph(7)+`, r.import_id,
+		`+ts(8)+`, `+ts(8)+`, `+ts(8)+`, `+num(9)+`, `+ts(10)+`, `+ph(11)+`, r.token_hash, r.token_nonce, r.search, 1
+		FROM import_rows r WHERE `+plain+` ORDER BY r.line
+		ON CONFLICT DO NOTHING`,
+		c.ImportID, c.OrgID, account.RoleMember, c.Message, string(invite.StatusPending), null(c.InviterID),
+		invite.SourceImport, t.t(c.Now), sends, t.t(c.ExpiresAt), delivery)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
+	}
+	n64, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
+	}
+	created := int(n64)
+	if created < expected {
+		// Invited meanwhile (after the re-check, by another transaction):
+		// already invited now, and left out of what follows.
+		if _, err := t.q.ExecContext(ctx, `UPDATE import_rows SET outcome = 'already_invited', detail = 'invited meanwhile',
+			invitation_id = NULL WHERE import_id = `+ph(1)+` AND outcome = 'ok' AND token_hash IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.id = import_rows.invitation_id)`, c.ImportID); err != nil {
+			return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
+		}
+	}
+	groups := `FROM import_rows r, json_each(r.groups) j, groups g
+		WHERE ` + plain + ` AND r.groups <> '' AND g.org_id = ` + ph(2) + ` AND g.name = j.value`
+	if t.d == Postgres {
+		groups = `FROM import_rows r CROSS JOIN LATERAL json_array_elements_text(r.groups::json) AS j (name)
+		JOIN groups g ON g.org_id = ` + ph(2) + ` AND g.name = j.name WHERE ` + plain + ` AND r.groups <> ''`
+	}
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO invitation_groups (invitation_id, group_id)
+		SELECT r.invitation_id, g.id `+groups+` ORDER BY r.line`, c.ImportID, c.OrgID); err != nil {
+		return 0, fmt.Errorf("sqlstore: create import invitation groups: %w", err)
+	}
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status,
+		to_status, actor_id, actor, detail)
+		SELECT `+t.impLineID(ph(2))+`, r.invitation_id, `+ph(3)+`, `+ts(4)+`, 'created', '', `+ph(5)+`, `+ph(6)+`, `+ph(7)+`, `+ph(8)+`
+		FROM import_rows r WHERE `+plain+` ORDER BY r.line`,
+		c.ImportID, impIDPrefix(), c.OrgID, t.t(c.Now), string(invite.StatusPending), null(c.ActorID), c.Actor,
+		c.EventDetail); err != nil {
+		return 0, fmt.Errorf("sqlstore: create import events: %w", err)
+	}
+	if c.SendEmail {
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data,
+			created_at, due_at)
+			SELECT `+t.impLineID(ph(2))+`, `+ph(3)+`, `+ph(4)+`, r.invitation_id, NULL, r.email, '{}', `+ts(5)+`, `+ts(5)+`
+			FROM import_rows r WHERE `+plain+` ORDER BY r.line`,
+			c.ImportID, impIDPrefix(), c.OrgID, invite.MailInvitation, t.t(c.Now)); err != nil {
+			return 0, fmt.Errorf("sqlstore: create import emails: %w", err)
+		}
+	}
+	return created, nil
+}
+
+// impIDPrefix is the first 24 characters (80 bits, with the dashes) of a
+// fresh id; impLineID completes it with a row's line as 12 hex digits.
+func impIDPrefix() string { return invite.NewID()[:24] }
+
+func (t *tx) impLineID(prefix string) string {
+	if t.d == SQLite {
+		return prefix + ` || printf('%012x', r.line)`
+	}
+	return prefix + `::text || lpad(to_hex(r.line), 12, '0')`
+}
+
+func (t *tx) ImportValues(ctx context.Context, importID string, max int) (roles []string, groups [][]string, ok bool, err error) {
+	distinct := func(col string) ([]string, error) {
+		rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM import_rows WHERE import_id = $1
+			AND outcome IN ('ok', 'existing_user') LIMIT `+fmt.Sprint(max+1), importID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: import values: %w", err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return nil, fmt.Errorf("sqlstore: import values: %w", err)
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+	if roles, err = distinct("role"); err != nil || len(roles) > max {
+		return nil, nil, false, err
+	}
+	gs, err := distinct("groups")
+	if err != nil || len(gs) > max {
+		return nil, nil, false, err
+	}
+	for _, v := range gs {
+		var g []string
+		if v != "" {
+			if err := json.Unmarshal([]byte(v), &g); err != nil {
+				return nil, nil, false, fmt.Errorf("sqlstore: import row groups: %w", err)
+			}
+		}
+		groups = append(groups, g)
+	}
+	return roles, groups, true, nil
+}
+
+func (t *tx) ImportRechecks(ctx context.Context, r invite.ImportRecheck) ([]invite.ImportRow, error) {
+	a := &impArgs{d: t.d}
+	q := `SELECT ` + impRowCols + `, token_hash IS NOT NULL FROM import_rows r WHERE r.import_id = ` + a.add(r.ImportID) +
+		` AND r.line > ` + a.add(r.AfterLine) + ` AND r.outcome IN ('ok', 'existing_user')`
+	if !r.All {
+		groups := make([]string, len(r.Groups))
+		for i, g := range r.Groups {
+			groups[i] = impGroups(g)
+		}
+		// On SQLite the placeholders are positional: add the arguments in
+		// the order the text names them.
+		roles := t.impNotIn(a, "r.role", r.Roles)
+		gs := t.impNotIn(a, "r.groups", groups)
+		org := a.add(r.OrgID)
+		q += ` AND (r.outcome = 'existing_user' OR r.token_hash IS NULL OR ` + roles + ` OR ` + gs + `
+			OR EXISTS (SELECT 1 FROM users u WHERE u.email = r.email)
+			OR EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = ` + org + ` AND i.email = r.email
+				AND i.status IN ('draft', 'pending', 'awaiting_approval')))`
+	}
+	limit := r.Limit
+	if limit <= 0 {
+		limit = 500
+	}
+	return t.impRows(ctx, q+` ORDER BY r.line LIMIT `+fmt.Sprint(limit), limit, a.args...)
+}
+
+// impNotIn is "col NOT IN (values)", true for no values.
+func (t *tx) impNotIn(a *impArgs, col string, values []string) string {
+	if t.d == Postgres {
+		if values == nil {
+			values = []string{} // nil would be NULL, and NOT (x = ANY(NULL)) is NULL
+		}
+		return `NOT (` + col + ` = ANY(` + a.add(values) + `::text[]))`
+	}
+	if len(values) == 0 {
+		return `TRUE`
+	}
+	var b strings.Builder
+	b.WriteString(col + ` NOT IN (`)
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.add(v))
+	}
+	b.WriteString(")")
+	return b.String()
+}
