@@ -123,16 +123,17 @@ type ImportRow struct {
 // batch that a commit must decide again from Go: those that are
 // existing_user or have no token planned, those whose address the
 // database now knows (an account, or a live invitation in the
-// organization), and those whose role or groups value is not among the
-// ones known to need nothing. All selects every ok and existing_user row.
+// organization), those whose role is not one of Roles and those with a
+// group not named exactly as one of Groups. All selects every ok and
+// existing_user row.
 type ImportRecheck struct {
 	ImportID  string
 	OrgID     string
 	AfterLine int
 	Limit     int
 	All       bool
-	Roles     []string   // role values (as stored in rows) that need nothing
-	Groups    [][]string // groups values (as stored in rows) that need nothing
+	Roles     []string // role values (as rows hold them) that need nothing
+	Groups    []string // group names a row may hold and need nothing
 }
 
 // ImportCreate describes the invitations a commit creates in one go from
@@ -187,9 +188,6 @@ type ImportStore interface {
 	// ImportFirstRows finds emails among a batch's rows marked FirstSeen:
 	// for each one found, its line.
 	ImportFirstRows(ctx context.Context, importID string, emails []string) (map[string]int, error)
-	// ImportValues returns the distinct roles and groups of a batch's ok
-	// and existing_user rows; more than max of either: ok is false.
-	ImportValues(ctx context.Context, importID string, max int) (roles []string, groups [][]string, ok bool, err error)
 	// ImportRechecks lists the rows r selects.
 	ImportRechecks(ctx context.Context, r ImportRecheck) ([]ImportRow, error)
 	// ImportOutcomes counts a batch's rows by outcome.

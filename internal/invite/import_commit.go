@@ -106,10 +106,7 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 		if err != nil {
 			return err
 		}
-		rc, err := s.recheck(ctx, tx, oc, c.ID)
-		if err != nil {
-			return err
-		}
+		rc := s.recheck(oc, c.ID)
 		for {
 			rows, err := tx.ImportRechecks(ctx, rc)
 			if err != nil {
@@ -181,31 +178,26 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 
 // recheck says which rows a commit must look at from Go: only those that
 // could turn out other than plain ok (ImportRecheck), unless the
-// organization limits the domains it invites (checked from Go only) or
-// the file has too many distinct roles or group lists to name them.
-func (s *Service) recheck(ctx context.Context, tx Tx, oc *orgContext, importID string) (ImportRecheck, error) {
-	const maxValues = 1000
+// organization limits the domains it invites (checked from Go only).
+// The roles and groups it names are those with which importRole,
+// missingGroup and groupsByName find nothing to do.
+func (s *Service) recheck(oc *orgContext, importID string) ImportRecheck {
 	rc := ImportRecheck{ImportID: importID, OrgID: oc.org.ID, Limit: importChunk}
 	if len(oc.org.Settings.AllowedDomains) > 0 {
 		rc.All = true
-		return rc, nil
+		return rc
 	}
-	roles, groups, ok, err := tx.ImportValues(ctx, importID, maxValues)
-	if err != nil || !ok {
-		rc.All = true
-		return rc, err
-	}
-	for _, r := range roles {
-		if _, bad := importRole(oc, &ImportRow{Role: r}); bad == "" {
-			rc.Roles = append(rc.Roles, r)
+	for _, r := range append([]account.Role{{Name: ""}}, oc.roles...) {
+		if _, bad := importRole(oc, &ImportRow{Role: r.Name}); bad == "" {
+			rc.Roles = append(rc.Roles, r.Name)
 		}
 	}
-	for _, g := range groups {
-		if missingGroup(oc, g) == "" && groupsByName(oc, g) {
-			rc.Groups = append(rc.Groups, g)
+	for _, g := range oc.groups {
+		if groupsByName(oc, []string{g.Name}) {
+			rc.Groups = append(rc.Groups, g.Name)
 		}
 	}
-	return rc, nil
+	return rc
 }
 
 // commitChunk re-checks one chunk of rows against the database (what

@@ -262,3 +262,24 @@ func TestImportCommitSetBasedMatchesRowByRow(t *testing.T) {
 		}
 	})
 }
+
+// TestImportCommitAllowedDomains: an organization that limits the
+// domains it invites after the preview has the commit check every row.
+func TestImportCommitAllowedDomains(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e)
+		imp := b.preview(t, b.org.Slug, "email\nana@example.com\nbo@other.org\n", bulk.Limits{}, invite.ImportOptions{})
+		must[*account.Organization](t)(b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) error {
+			s.AllowedDomains = []string{"example.com"}
+			return nil
+		}))
+		done := b.commit(t, b.org.Slug, imp.ID)
+		rows := b.rows(t, b.org.Slug, imp.ID)
+		if got := outcome(rows[3]); got != "invalid_email: this organization only invites addresses at example.com" {
+			t.Errorf("row 3 = %q", got)
+		}
+		if rows[2].Outcome != "ok" || rows[2].InvitationID == "" || done.Created != 1 {
+			t.Errorf("row 2 = %+v, created %d; want ana invited alone", rows[2], done.Created)
+		}
+	})
+}

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -205,58 +204,23 @@ func (t *tx) impLineID(prefix string) string {
 	return prefix + `::text || lpad(to_hex(r.line), 12, '0')`
 }
 
-func (t *tx) ImportValues(ctx context.Context, importID string, max int) (roles []string, groups [][]string, ok bool, err error) {
-	distinct := func(col string) ([]string, error) {
-		rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM import_rows WHERE import_id = $1
-			AND outcome IN ('ok', 'existing_user') LIMIT `+fmt.Sprint(max+1), importID)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: import values: %w", err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				return nil, fmt.Errorf("sqlstore: import values: %w", err)
-			}
-			out = append(out, v)
-		}
-		return out, rows.Err()
-	}
-	if roles, err = distinct("role"); err != nil || len(roles) > max {
-		return nil, nil, false, err
-	}
-	gs, err := distinct("groups")
-	if err != nil || len(gs) > max {
-		return nil, nil, false, err
-	}
-	for _, v := range gs {
-		var g []string
-		if v != "" {
-			if err := json.Unmarshal([]byte(v), &g); err != nil {
-				return nil, nil, false, fmt.Errorf("sqlstore: import row groups: %w", err)
-			}
-		}
-		groups = append(groups, g)
-	}
-	return roles, groups, true, nil
-}
-
 func (t *tx) ImportRechecks(ctx context.Context, r invite.ImportRecheck) ([]invite.ImportRow, error) {
 	a := &impArgs{d: t.d}
 	q := `SELECT ` + impRowCols + `, token_hash IS NOT NULL FROM import_rows r WHERE r.import_id = ` + a.add(r.ImportID) +
 		` AND r.line > ` + a.add(r.AfterLine) + ` AND r.outcome IN ('ok', 'existing_user')`
 	if !r.All {
-		groups := make([]string, len(r.Groups))
-		for i, g := range r.Groups {
-			groups[i] = impGroups(g)
-		}
 		// On SQLite the placeholders are positional: add the arguments in
 		// the order the text names them.
 		roles := t.impNotIn(a, "r.role", r.Roles)
-		gs := t.impNotIn(a, "r.groups", groups)
+		var elems string
+		if t.d == Postgres {
+			elems = `json_array_elements_text(r.groups::json) AS j (name) WHERE ` + t.impNotIn(a, "j.name", r.Groups)
+		} else {
+			elems = `json_each(r.groups) j WHERE ` + t.impNotIn(a, "j.value", r.Groups)
+		}
 		org := a.add(r.OrgID)
-		q += ` AND (r.outcome = 'existing_user' OR r.token_hash IS NULL OR ` + roles + ` OR ` + gs + `
+		q += ` AND (r.outcome = 'existing_user' OR r.token_hash IS NULL OR ` + roles + `
+			OR (r.groups <> '' AND EXISTS (SELECT 1 FROM ` + elems + `))
 			OR EXISTS (SELECT 1 FROM users u WHERE u.email = r.email)
 			OR EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = ` + org + ` AND i.email = r.email
 				AND i.status IN ('draft', 'pending', 'awaiting_approval')))`
