@@ -157,9 +157,21 @@ var migrations embed.FS
 
 // Migrate applies the embedded migrations of the store's dialect.
 func (s *Store) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	p, err := s.migrations()
 	if err != nil {
 		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// migrations returns the migration provider of the store's dialect.
+func (s *Store) migrations() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return nil, err
 	}
 	gd := goose.DialectSQLite3
 	if s.dialect == Postgres {
@@ -167,12 +179,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	p, err := goose.NewProvider(gd, s.write, sub)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrations: %w", err)
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
-	}
-	return nil
+	return p, nil
 }
 
 // querier is what a transaction and a pool have in common.
