@@ -11,3 +11,6 @@ func (s *Store) MigrateDownAll(ctx context.Context) error {
 	_, err = p.DownTo(ctx, 0)
 	return err
 }
+
+// QueuedWrites is how many units of work wait for SQLite's writer.
+func (s *Store) QueuedWrites() int { return len(s.w.reqs) }

@@ -100,7 +100,12 @@ func TestGroupedWrites(t *testing.T) {
 		})
 	}
 	// Let every unit reach the queue, cancel unit 7 there, then release.
-	time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); s.QueuedWrites() < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d units queued", s.QueuedWrites(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	cancelQueued()
 	close(hold)
 	wg.Wait()
