@@ -174,3 +174,28 @@ func TestGroupedConflicts(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelledAloneRollsBack: a unit of work running alone whose caller
+// gives up mid-way is rolled back, not committed.
+func TestCancelledAloneRollsBack(t *testing.T) {
+	s := storetest.Open(t, storetest.Engines()[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.InTx(ctx, func(tx invite.Tx) error {
+		if err := tx.EnqueueEmail(ctx, &invite.Email{ID: invite.NewID(), OrgID: "org", Kind: invite.MailAccepted, To: "a@x.test", DueAt: time.Now()}); err != nil {
+			return err
+		}
+		cancel()
+		tx.EnqueueEmail(ctx, &invite.Email{ID: invite.NewID(), OrgID: "org", Kind: invite.MailAccepted, To: "b@x.test", DueAt: time.Now()})
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a cancelled transaction committed")
+	}
+	var n int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d rows committed", n)
+	}
+}
