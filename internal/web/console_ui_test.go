@@ -92,6 +92,38 @@ func TestConsoleActions(t *testing.T) {
 	if _, body := b.get("/admin/orgs/acme/groups"); !strings.Contains(body, "Garden club") {
 		t.Errorf("the new group is not listed")
 	}
+	// Deleting it flashes and goes back to the list; deleting it again is
+	// a missing resource, which takes the whole page.
+	groups, err := ev.svc.Groups(ev.ctx, invite.Actor{UserID: ev.owner.ID}, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var garden string
+	for _, g := range groups {
+		if g.Name == "Garden club" {
+			garden = g.ID
+		}
+	}
+	st, h, _ = b.post("/admin/orgs/acme/groups/"+garden+"/delete", url.Values{})
+	if st != http.StatusSeeOther || h.Get("Location") != "/admin/orgs/acme/groups" {
+		t.Errorf("delete group = %d to %q, want 303 to the groups", st, h.Get("Location"))
+	}
+	if _, body := b.get("/admin/orgs/acme/groups"); !strings.Contains(body, `class="flash ok"`) ||
+		!strings.Contains(body, "Deleted the group.") || strings.Contains(body, "Garden club") {
+		t.Errorf("after deleting, the groups page lacks the flash or still lists the group")
+	}
+	if st, _, _ := b.post("/admin/orgs/acme/groups/"+garden+"/delete", url.Values{}); st != http.StatusNotFound {
+		t.Errorf("delete a deleted group = %d, want 404", st)
+	}
+	// Removing the only owner is refused beside the members page.
+	st, h, _ = b.post("/admin/orgs/acme/members/"+ev.owner.ID+"/remove", url.Values{})
+	if st != http.StatusSeeOther || h.Get("Location") != "/admin/orgs/acme/members" {
+		t.Errorf("remove the only owner = %d to %q, want 303 to the members", st, h.Get("Location"))
+	}
+	if _, body := b.get("/admin/orgs/acme/members"); !strings.Contains(body, `class="flash bad"`) ||
+		!strings.Contains(body, "at least one active owner") {
+		t.Errorf("the members page does not say why the owner stays")
+	}
 
 	// Audit log and mailbox render.
 	for _, p := range []string{"/admin/orgs/acme/audit", "/admin/mailbox", "/admin/orgs/acme/members", "/admin/orgs/acme/invite"} {

@@ -134,6 +134,30 @@ func (s *server) consoleError(w http.ResponseWriter, r *http.Request, c *console
 	s.errorPage(w, r, err, &view{User: c.user, Admin: c.view})
 }
 
+// replacesPage reports whether a console action's error takes the whole
+// page (an unexpected failure, a refusal, a missing resource) rather
+// than being shown beside what the admin was doing.
+func replacesPage(err error) bool {
+	code := invite.CodeOf(err)
+	return code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound
+}
+
+// finish ends a console action that goes back to a page: an error that
+// replaces the page is shown as such, another is flashed; success flashes
+// done (when given). Then back.
+func (s *server) finish(w http.ResponseWriter, r *http.Request, c *console, err error, done, back string) {
+	switch {
+	case err != nil && replacesPage(err):
+		s.consoleError(w, r, c, err)
+		return
+	case err != nil:
+		s.setFlash(w, "bad", s.messageOf(r, err))
+	case done != "":
+		s.setFlash(w, "ok", done)
+	}
+	redirect(w, r, back)
+}
+
 func (s *server) adminHome(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.sessionUser(w, r)
 	if !ok {
@@ -504,12 +528,7 @@ func (s *server) adminAction(w http.ResponseWriter, r *http.Request, c *console)
 		return
 	}
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
-			s.consoleError(w, r, c, err)
-			return
-		}
-		s.setFlash(w, "bad", s.messageOf(r, err))
-		redirect(w, r, back)
+		s.finish(w, r, c, err, "", back)
 		return
 	}
 	done := map[string]string{"send": "Sent the invitation to %s.", "resend": "Sent a new invitation link to %s.",
@@ -541,7 +560,7 @@ func (s *server) adminEdit(w http.ResponseWriter, r *http.Request, c *console) {
 	}
 	inv, err := s.svc.Edit(r.Context(), c.actor, c.slug, r.PathValue("id"), e)
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}

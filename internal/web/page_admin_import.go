@@ -243,16 +243,8 @@ func (s *server) adminImport(w http.ResponseWriter, r *http.Request, c *console)
 func (s *server) adminImportCommit(w http.ResponseWriter, r *http.Request, c *console, api *importAPI) {
 	id := r.PathValue("id")
 	back := "/admin/orgs/" + c.slug + "/imports/" + id
-	if _, err := api.commitBatch(r.Context(), c.actor, c.slug, id); err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
-			s.consoleError(w, r, c, err)
-			return
-		}
-		s.setFlash(w, "bad", s.messageOf(r, err))
-		redirect(w, r, back)
-		return
-	}
-	redirect(w, r, back)
+	_, err := api.commitBatch(r.Context(), c.actor, c.slug, id)
+	s.finish(w, r, c, err, "", back)
 }
 
 // importSummary is the sentence shown once a batch is committed.

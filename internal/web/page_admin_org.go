@@ -221,29 +221,13 @@ func (s *server) adminMemberUpdate(w http.ResponseWriter, r *http.Request, c *co
 		ch.Role, ch.Groups, ch.Admin = &role, &groups, &admin
 		done = "Saved the member's role and groups."
 	}
-	if _, err := s.svc.UpdateMember(r.Context(), c.actor, c.slug, r.PathValue("user_id"), ch); err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
-			s.consoleError(w, r, c, err)
-			return
-		}
-		s.setFlash(w, "bad", s.messageOf(r, err))
-	} else {
-		s.setFlash(w, "ok", done)
-	}
-	redirect(w, r, "/admin/orgs/"+c.slug+"/members")
+	_, err := s.svc.UpdateMember(r.Context(), c.actor, c.slug, r.PathValue("user_id"), ch)
+	s.finish(w, r, c, err, done, "/admin/orgs/"+c.slug+"/members")
 }
 
 func (s *server) adminMemberRemove(w http.ResponseWriter, r *http.Request, c *console) {
-	if err := s.svc.RemoveMember(r.Context(), c.actor, c.slug, r.PathValue("user_id")); err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
-			s.consoleError(w, r, c, err)
-			return
-		}
-		s.setFlash(w, "bad", s.messageOf(r, err))
-	} else {
-		s.setFlash(w, "ok", "Removed the member from the organization.")
-	}
-	redirect(w, r, "/admin/orgs/"+c.slug+"/members")
+	err := s.svc.RemoveMember(r.Context(), c.actor, c.slug, r.PathValue("user_id"))
+	s.finish(w, r, c, err, "Removed the member from the organization.", "/admin/orgs/"+c.slug+"/members")
 }
 
 type groupsView struct {
@@ -281,16 +265,8 @@ func (s *server) adminGroupCreate(w http.ResponseWriter, r *http.Request, c *con
 }
 
 func (s *server) adminGroupDelete(w http.ResponseWriter, r *http.Request, c *console) {
-	if err := s.svc.DeleteGroup(r.Context(), c.actor, c.slug, r.PathValue("id")); err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
-			s.consoleError(w, r, c, err)
-			return
-		}
-		s.setFlash(w, "bad", s.messageOf(r, err))
-	} else {
-		s.setFlash(w, "ok", "Deleted the group.")
-	}
-	redirect(w, r, "/admin/orgs/"+c.slug+"/groups")
+	err := s.svc.DeleteGroup(r.Context(), c.actor, c.slug, r.PathValue("id"))
+	s.finish(w, r, c, err, "Deleted the group.", "/admin/orgs/"+c.slug+"/groups")
 }
 
 // settingsView is the settings form: the values as typed, so that a
@@ -372,14 +348,11 @@ func (s *server) adminSettingsSave(w http.ResponseWriter, r *http.Request, c *co
 		return nil
 	})
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}
 		sv.Errs, sv.Error = fieldsOf(err), s.messageOf(r, err)
-		for i, fe := range sv.Errs {
-			sv.Errs[i].Message = fe.Message
-		}
 		s.render(w, r, problemFor(s.log, r, err).Status, "admin_settings", c.page("Settings", sv))
 		return
 	}
