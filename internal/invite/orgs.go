@@ -121,22 +121,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, name string, createdBy
 		var org *account.Organization
 		var err error
 		if createdBy == System {
-			org, err = tx.OrgBySlug(ctx, slug)
-			if errors.Is(err, ErrNotFound) {
-				return errorf(CodeNotFound, "no organization %q", slug)
-			}
-			if err != nil {
+			var owner *account.Member
+			if org, owner, err = firstOwner(ctx, tx, slug); err != nil {
 				return err
 			}
-			members, err := tx.Members(ctx, org.ID)
-			if err != nil {
-				return err
-			}
-			for _, m := range members {
-				if m.Role == account.RoleOwner && m.Active {
-					key.UserID = m.UserID
-					break
-				}
+			if owner != nil {
+				key.UserID = owner.UserID
 			}
 		} else {
 			if org, err = s.access(ctx, tx, createdBy, slug, account.PermManageSettings); err != nil {
@@ -249,27 +239,39 @@ func (s *Service) User(ctx context.Context, id string) (*account.User, error) {
 func (s *Service) OperatorFor(ctx context.Context, slug string) (Actor, error) {
 	var actor Actor
 	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := tx.OrgBySlug(ctx, slug)
-		if errors.Is(err, ErrNotFound) {
-			return errorf(CodeNotFound, "no organization %q", slug)
-		}
-		if err != nil {
-			return err
-		}
-		members, err := tx.Members(ctx, org.ID)
+		org, owner, err := firstOwner(ctx, tx, slug)
 		if err != nil {
 			return err
 		}
 		actor = Actor{KeyOrgID: org.ID}
-		for _, m := range members {
-			if m.Role == account.RoleOwner && m.Active {
-				actor.UserID, actor.Email = m.UserID, m.User.Email
-				break
-			}
+		if owner != nil {
+			actor.UserID, actor.Email = owner.UserID, owner.User.Email
 		}
 		return nil
 	})
 	return actor, err
+}
+
+// firstOwner returns the organization slug (for operators, without an
+// access check) and its first active owner, nil if it has none.
+func firstOwner(ctx context.Context, tx Tx, slug string) (*account.Organization, *account.Member, error) {
+	org, err := tx.OrgBySlug(ctx, slug)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, errorf(CodeNotFound, "no organization %q", slug)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	members, err := tx.Members(ctx, org.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, m := range members {
+		if m.Role == account.RoleOwner && m.Active {
+			return org, &members[i], nil
+		}
+	}
+	return org, nil, nil
 }
 
 // HasUsers reports whether any account exists (first start shows how to
