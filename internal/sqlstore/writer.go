@@ -25,9 +25,10 @@ import (
 // maxGroup bounds how many units of work share one transaction.
 const maxGroup = 64
 
-// maxCachedStmts bounds the prepared-statement cache; statements built
-// from a variable number of placeholders could otherwise grow it without
-// end.
+// maxCachedStmts bounds the prepared-statement cache: statements built
+// with a varying number of placeholders (an import's lookups) would
+// otherwise grow it without end. A full cache makes room by closing an
+// arbitrary entry, so one-off statements cannot keep the hot ones out.
 const maxCachedStmts = 256
 
 type writer struct {
@@ -55,7 +56,7 @@ func newWriter(db *sql.DB) *writer {
 		reqs:  make(chan *writeReq, maxGroup),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
-		stmts: &stmtCache{db: db, m: map[string]*sql.Stmt{}, missed: map[string]bool{}},
+		stmts: newStmtCache(db),
 	}
 	go w.loop()
 	return w
@@ -227,14 +228,20 @@ func call(fn func(*tx) error, t *tx) (err error) {
 
 // stmtCache keeps the writer's statements prepared. SQLite compiles a
 // statement anew on every plain Exec, and an INSERT into invitations
-// compiles its search-index trigger with it.
+// compiles its search-index trigger with it. A statement is prepared once
+// it has run unprepared twice: preparing one that never comes back would
+// only compile it twice.
 type stmtCache struct {
 	db *sql.DB
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
-	// missed holds statements run unprepared since the last transaction;
-	// they are prepared when the connection is free.
-	missed map[string]bool
+	// missed counts the unprepared runs of statements not in m; the
+	// writer prepares the repeated ones when the connection is free.
+	missed map[string]int
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, missed: map[string]int{}}
 }
 
 func (c *stmtCache) get(query string) *sql.Stmt {
@@ -243,19 +250,30 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	if st := c.m[query]; st != nil {
 		return st
 	}
-	if len(c.m)+len(c.missed) < maxCachedStmts {
-		c.missed[query] = true
+	if len(c.missed) >= 4*maxCachedStmts {
+		clear(c.missed) // one-off statements; the repeated ones come back
 	}
+	c.missed[query]++
 	return nil
 }
 
 func (c *stmtCache) prepareMissed() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for q := range c.missed {
+	for q, n := range c.missed {
+		if n < 2 {
+			continue
+		}
 		delete(c.missed, q)
-		// A statement that does not prepare (a script of several, a
-		// PRAGMA with a value) keeps running unprepared.
+		if len(c.m) >= maxCachedStmts {
+			for old, st := range c.m {
+				st.Close()
+				delete(c.m, old)
+				break
+			}
+		}
+		// A statement that does not prepare (a script of several) keeps
+		// running unprepared.
 		if st, err := c.db.Prepare(q); err == nil {
 			c.m[q] = st
 		}
