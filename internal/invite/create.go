@@ -90,6 +90,10 @@ type resolved struct {
 
 // Invite invites one person into the organization slug.
 func (s *Service) Invite(ctx context.Context, actor Actor, slug, email string, opt Options) (*Created, error) {
+	if c, ok := s.inviteAlone(ctx, actor, slug, email, opt); ok {
+		s.transitioned("", c.Invitation.Status)
+		return c, nil
+	}
 	var out *Created
 	err := s.inTx(ctx, func(tx Tx) error {
 		oc, err := s.prepare(ctx, tx, actor, slug, opt, account.PermInvite)
@@ -228,7 +232,7 @@ func isBuiltInRole(name string) bool {
 func (s *Service) inviter(ctx context.Context, tx Tx, actor Actor, org *account.Organization, email string) (Person, error) {
 	if email == "" {
 		if actor.UserID == "" || actor.Name != "" {
-			return Person{ID: actor.UserID, Email: actor.Email, Name: cmp.Or(actor.Name, actor.Email)}, nil
+			return actorPerson(actor), nil
 		}
 		u, err := tx.UserByID(ctx, actor.UserID)
 		if errors.Is(err, ErrNotFound) {
@@ -264,6 +268,12 @@ func (s *Service) inviter(ctx context.Context, tx Tx, actor Actor, org *account.
 		}
 	}
 	return Person{}, bad
+}
+
+// actorPerson is actor as inviter, when its name is known (or it has no
+// account).
+func actorPerson(actor Actor) Person {
+	return Person{ID: actor.UserID, Email: actor.Email, Name: cmp.Or(actor.Name, actor.Email)}
 }
 
 // resolve validates opt against the organization: every field bounded,
@@ -434,22 +444,11 @@ func (s *Service) inviteOne(ctx context.Context, tx Tx, actor Actor, oc *orgCont
 // account, and the answer is ErrUserExists.
 func (s *Service) inviteAs(ctx context.Context, tx Tx, actor Actor, oc *orgContext, email string, r *resolved, resend bool, user *account.User, known bool) (*Created, error) {
 	org := oc.org
-	now := s.Now()
-	var err error
-	inv := &Invitation{
-		ID: NewID(), OrgID: org.ID, Email: email,
-		FirstName: r.FirstName, LastName: r.LastName, Language: r.Language,
-		Role: r.Role, GroupIDs: r.groupIDs, Admin: r.Admin, Message: r.Message,
-		InviterID: oc.inviter.ID, Source: r.Source, ImportID: r.ImportID,
-		CreatedAt: now, UpdatedAt: now, DeliveryStatus: DeliveryNone,
-		RedirectURL: r.RedirectURL, Metadata: r.Metadata,
-	}
-	if inv.Source == "" {
-		inv.Source = SourceAPI
-	}
-	if inv.Username, err = s.proposeUsername(ctx, tx, email, r.Username); err != nil {
+	username, err := s.proposeUsername(ctx, tx, email, r.Username)
+	if err != nil {
 		return nil, err
 	}
+	inv := s.newInvitation(oc, email, username, r)
 	if user != nil && org.Settings.AddExistingUsers && !r.Draft {
 		live, err := s.liveInvitation(ctx, tx, org.ID, email, actor)
 		if err != nil {
@@ -460,24 +459,7 @@ func (s *Service) inviteAs(ctx context.Context, tx Tx, actor Actor, oc *orgConte
 		}
 		return s.addDirectly(ctx, tx, actor, oc, inv, user)
 	}
-	inv.Status = StatusDraft
-	var token string
-	if !r.Draft {
-		token = s.issue(inv, now, r.validity)
-		inv.Status = StatusPending
-		if !r.NoEmail {
-			s.queue(inv)
-		}
-	} else {
-		inv.ExpiresAt = now.Add(r.validity) // kept as the validity to apply when sent
-	}
-	// The creation's event and email are written with the invitation, in
-	// one statement where the engine allows.
-	ev := s.newEvent(inv, "created", "", actor, "")
-	var mail *Email
-	if inv.DeliveryStatus == DeliveryQueued {
-		mail = s.invitationMail(inv, MailInvitation)
-	}
+	token, ev, mail := s.open(inv, r, actor)
 	// Insert first: the partial unique index turns the insert into a no-op
 	// when the email has a live invitation, and only then is that one read.
 	err = tx.CreateInvitation(ctx, inv, ev, mail, !known)
@@ -503,13 +485,92 @@ func (s *Service) inviteAs(ctx context.Context, tx Tx, actor Actor, oc *orgConte
 	if err != nil {
 		return nil, err
 	}
+	return s.created(oc, inv, token), nil
+}
+
+// newInvitation is the invitation of email in oc's organization as r
+// asks, not yet drafted or sent (open).
+func (s *Service) newInvitation(oc *orgContext, email, username string, r *resolved) *Invitation {
+	now := s.Now()
+	inv := &Invitation{
+		ID: NewID(), OrgID: oc.org.ID, Email: email, Username: username,
+		FirstName: r.FirstName, LastName: r.LastName, Language: r.Language,
+		Role: r.Role, GroupIDs: r.groupIDs, Admin: r.Admin, Message: r.Message,
+		InviterID: oc.inviter.ID, Source: r.Source, ImportID: r.ImportID,
+		CreatedAt: now, UpdatedAt: now, DeliveryStatus: DeliveryNone,
+		RedirectURL: r.RedirectURL, Metadata: r.Metadata,
+	}
+	if inv.Source == "" {
+		inv.Source = SourceAPI
+	}
+	return inv
+}
+
+// open makes inv a draft, or pending with a token (returned) and its
+// email queued unless r says not to; it returns what is written with the
+// invitation: its created event and its email (nil for none).
+func (s *Service) open(inv *Invitation, r *resolved, actor Actor) (token string, ev *Event, mail *Email) {
+	now := inv.CreatedAt
+	inv.Status = StatusDraft
+	if !r.Draft {
+		token = s.issue(inv, now, r.validity)
+		inv.Status = StatusPending
+		if !r.NoEmail {
+			s.queue(inv)
+		}
+	} else {
+		inv.ExpiresAt = now.Add(r.validity) // kept as the validity to apply when sent
+	}
+	ev = s.newEvent(inv, "created", "", actor, "")
+	if inv.DeliveryStatus == DeliveryQueued {
+		mail = s.invitationMail(inv, MailInvitation)
+	}
+	return token, ev, mail
+}
+
+// created is the answer for inv, created with token ("" for a draft).
+func (s *Service) created(oc *orgContext, inv *Invitation, token string) *Created {
 	inv.Groups = oc.groupNames(inv.GroupIDs)
 	inv.Inviter = oc.inviter
 	c := &Created{Invitation: inv, Outcome: OutcomeInvited}
 	if token != "" {
 		c.Link = s.LinkFor(token)
 	}
-	return c, nil
+	return c
+}
+
+// inviteAlone creates the invitation in one statement outside a
+// transaction when the store can (AloneCreator) and nothing else needs
+// the database: an API key's call whose options name no group, custom
+// role, username or inviter, in an organization the store remembers. It
+// reports false whenever the transactional path must decide (an account
+// or a live invitation for the address, settings changed meanwhile, bad
+// input, any error), and that path then runs as if this had not been
+// tried: nothing was written.
+func (s *Service) inviteAlone(ctx context.Context, actor Actor, slug, email string, opt Options) (*Created, bool) {
+	if s.alone == nil || actor.KeyOrgID == "" || (actor.UserID != "" && actor.Name == "") ||
+		opt.Inviter != "" || opt.Username != "" || len(opt.Groups) > 0 || !(opt.Role == "" || isBuiltInRole(opt.Role)) {
+		return nil, false
+	}
+	org, ok := s.alone.CachedOrg(strings.ToLower(slug))
+	if !ok || org.ID != actor.KeyOrgID {
+		return nil, false
+	}
+	oc := &orgContext{org: org, roles: account.BuiltInRoles(), inviter: actorPerson(actor)}
+	r, err := oc.resolve(opt)
+	if err != nil {
+		return nil, false
+	}
+	norm, err := account.NormalizeEmail(email)
+	if err != nil || !org.Settings.DomainAllowed(norm) {
+		return nil, false
+	}
+	inv := s.newInvitation(oc, norm, account.UsernameFromEmail(norm), r)
+	token, ev, mail := s.open(inv, r, actor)
+	if err := s.alone.CreateInvitationAlone(ctx, org, inv, ev, mail); err != nil {
+		return nil, false
+	}
+	return s.created(oc, inv, token), true
 }
 
 // liveInvitation returns the organization's live invitation for email, if

@@ -35,6 +35,8 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	keys   sync.Map // API key hash → cachedKey
+	// alone is the store, if it can create an invitation in one statement.
+	alone AloneCreator
 
 	// OnTransition, if set, is called after a committed status change
 	// (for metrics).
@@ -50,7 +52,9 @@ func New(store Store, clock Clock, hasher *account.Hasher, tokens *Tokens, cfg C
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{store: store, now: clock, hasher: hasher, tokens: tokens, cfg: cfg, log: log}
+	s := &Service{store: store, now: clock, hasher: hasher, tokens: tokens, cfg: cfg, log: log}
+	s.alone, _ = store.(AloneCreator)
+	return s
 }
 
 // Now returns the service's current time (UTC, microsecond precision, as

@@ -124,6 +124,12 @@ func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q str
 }
 
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *invite.Event, mail *invite.Email, newEmail bool) error {
+	return t.createInvitation(ctx, inv, ev, mail, newEmail, nil)
+}
+
+// createInvitation is CreateInvitation, on PostgreSQL also guarded by the
+// organization as cached (orgcache.go) when org is not nil.
+func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *invite.Event, mail *invite.Email, newEmail bool, org *cachedOrg) error {
 	q := insertInvitation
 	if newEmail {
 		q = insertNewInvitation[t.d]
@@ -148,22 +154,35 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	// PostgreSQL: one statement, one round trip.
 	inv.Version = 1
 	args := append(t.invitationArgs(inv), ev.ID, t.t(ev.At), ev.Type, string(ev.From), string(ev.To), null(ev.ActorID), ev.Actor, ev.Detail)
+	orgOK := "TRUE"
+	if org != nil {
+		if !newEmail {
+			return errors.New("sqlstore: a guarded create is for an address without an account")
+		}
+		n := len(args)
+		orgOK = fmt.Sprintf(`EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $%d AND settings = $%d)`, n+1, n+2)
+		args = append(args, org.org.Slug, org.settings)
+		q = strings.Replace(q, " ON CONFLICT", " AND "+orgOK+" ON CONFLICT", 1)
+	}
 	with := `WITH i AS (` + q + ` RETURNING id),
 	e AS (INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail)
 		SELECT $35, i.id, $2, $36::timestamptz, $37, $38, $39, $40, $41, $42 FROM i)`
 	if mail != nil {
-		with += `,
+		n := len(args)
+		with += fmt.Sprintf(`,
 	o AS (INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data, created_at, due_at)
-		SELECT $43, $2, $44, i.id, $45, $46, $47, $48::timestamptz, $48::timestamptz FROM i)`
+		SELECT $%d, $2, $%d, i.id, $%d, $%d, $%d, $%d::timestamptz, $%d::timestamptz FROM i)`, n+1, n+2, n+3, n+4, n+5, n+6, n+6)
 		args = append(args, mail.ID, mail.Kind, null(mail.UserID), mail.To, mailData(mail), t.t(mail.DueAt))
 	}
 	var n int
-	var user bool
-	if err := t.q.QueryRowContext(ctx, with+` SELECT (SELECT count(*) FROM i), EXISTS (SELECT 1 FROM users WHERE email = $3)`,
-		args...).Scan(&n, &user); err != nil {
+	var user, orgSame bool
+	if err := t.q.QueryRowContext(ctx, with+` SELECT (SELECT count(*) FROM i), EXISTS (SELECT 1 FROM users WHERE email = $3), `+orgOK,
+		args...).Scan(&n, &user, &orgSame); err != nil {
 		return fmt.Errorf("sqlstore: create invitation: %w", err)
 	}
 	switch {
+	case n == 0 && !orgSame:
+		return errOrgChanged
 	case n == 0 && newEmail && user:
 		return invite.ErrUserExists
 	case n == 0:

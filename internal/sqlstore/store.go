@@ -50,6 +50,9 @@ type Store struct {
 	// w runs write transactions on SQLite (writer.go); nil on PostgreSQL,
 	// which takes concurrent transactions itself.
 	w *writer
+	// orgs remembers organizations as read, for CreateInvitationAlone
+	// (orgcache.go); nil on SQLite.
+	orgs *orgCache
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -93,7 +96,7 @@ func connect(opts Options) (*Store, error) {
 		db.SetMaxOpenConns(n)
 		db.SetMaxIdleConns(n)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		return &Store{dialect: Postgres, write: db, read: db}, nil
+		return &Store{dialect: Postgres, write: db, read: db, orgs: newOrgCache()}, nil
 	} else if u != "" {
 		return nil, fmt.Errorf("sqlstore: database URL must start with postgres:// (SQLite needs no URL, only --data)")
 	}
@@ -193,8 +196,9 @@ type querier interface {
 
 // tx runs the store's queries on one querier.
 type tx struct {
-	q querier
-	d Dialect
+	q    querier
+	d    Dialect
+	orgs *orgCache // where organizations read are remembered; may be nil
 }
 
 var _ invite.Tx = (*tx)(nil)
@@ -212,7 +216,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	if err := fn(&tx{q: sqlTx, d: s.dialect}); err != nil {
+	if err := fn(&tx{q: sqlTx, d: s.dialect, orgs: s.orgs}); err != nil {
 		sqlTx.Rollback()
 		return mapErr(err)
 	}
@@ -224,7 +228,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*tx) error) error {
 
 // View runs fn against the read pool.
 func (s *Store) View(ctx context.Context, fn func(invite.Tx) error) error {
-	return mapErr(fn(&tx{q: s.read, d: s.dialect}))
+	return mapErr(fn(&tx{q: s.read, d: s.dialect, orgs: s.orgs}))
 }
 
 // mapErr turns constraint and serialization failures into

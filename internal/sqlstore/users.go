@@ -96,21 +96,28 @@ func decodeSettings(raw string) (account.Settings, error) {
 const orgCols = `id, slug, name, personal, settings, created_at`
 
 func scanOrg(row interface{ Scan(...any) error }) (*account.Organization, error) {
+	o, _, err := scanOrgSettings(row)
+	return o, err
+}
+
+// scanOrgSettings is scanOrg, also returning the settings as stored.
+func scanOrgSettings(row interface{ Scan(...any) error }) (*account.Organization, string, error) {
 	var o account.Organization
 	var settings string
 	if err := row.Scan(&o.ID, &o.Slug, &o.Name, &o.Personal, &settings, tc(&o.CreatedAt)); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var err error
 	o.Settings, err = decodeSettings(settings)
-	return &o, err
+	return &o, settings, err
 }
 
 func (t *tx) orgBy(ctx context.Context, col, v string) (*account.Organization, error) {
-	o, err := scanOrg(t.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE `+col+` = $1`, v))
+	o, settings, err := scanOrgSettings(t.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE `+col+` = $1`, v))
 	if err := one(err, "organization"); err != nil {
 		return nil, err
 	}
+	t.orgs.put(o, settings)
 	return o, nil
 }
 
@@ -132,6 +139,7 @@ func (t *tx) InsertOrg(ctx context.Context, o *account.Organization) error {
 }
 
 func (t *tx) UpdateOrg(ctx context.Context, o *account.Organization) error {
+	t.orgs.drop(o.Slug)
 	res, err := t.q.ExecContext(ctx, `UPDATE organizations SET name = $2, settings = $3 WHERE id = $1`,
 		o.ID, o.Name, encodeSettings(o.Settings))
 	return affected(res, err, invite.ErrNotFound)

@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"usher/internal/account"
+	"usher/internal/invite"
+)
+
+// On PostgreSQL an invitation created through the API costs four round
+// trips in a transaction (BEGIN, the organization, the write, COMMIT)
+// where one statement could do: the write is already a single statement.
+// The store therefore remembers organizations as it last read them, and
+// CreateInvitationAlone writes an invitation in one statement outside a
+// transaction, guarded by the organization: the statement writes only if
+// the organization still has the slug and the settings (as stored, byte
+// for byte) that the invitation was checked against. A cached entry can
+// be stale, or even never committed (read by a transaction that rolled
+// back); the guard then fails and the caller takes the transactional path,
+// which reads the organization again. The cache decides only how often
+// the short path is taken, never what is written.
+
+// maxCachedOrgs bounds the cache; a full one is emptied.
+const maxCachedOrgs = 4096
+
+type orgCache struct {
+	mu     sync.Mutex
+	bySlug map[string]cachedOrg
+}
+
+type cachedOrg struct {
+	org      account.Organization
+	settings string // as stored, for the guard
+}
+
+func newOrgCache() *orgCache { return &orgCache{bySlug: map[string]cachedOrg{}} }
+
+// put records o as read, settings being its stored text.
+func (c *orgCache) put(o *account.Organization, settings string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.bySlug) >= maxCachedOrgs {
+		clear(c.bySlug)
+	}
+	c.bySlug[o.Slug] = cachedOrg{org: *o, settings: settings}
+}
+
+func (c *orgCache) get(slug string) (cachedOrg, bool) {
+	if c == nil {
+		return cachedOrg{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.bySlug[slug]
+	return e, ok
+}
+
+func (c *orgCache) drop(slug string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.bySlug, slug)
+}
+
+var _ invite.AloneCreator = (*Store)(nil)
+
+// CachedOrg returns the organization slug as last read, on PostgreSQL
+// only: on SQLite a transaction costs no round trips, so there is nothing
+// to save.
+func (s *Store) CachedOrg(slug string) (*account.Organization, bool) {
+	e, ok := s.orgs.get(strings.ToLower(slug))
+	if !ok {
+		return nil, false
+	}
+	return &e.org, true
+}
+
+// errOrgChanged answers a guarded create whose organization changed since
+// it was cached.
+var errOrgChanged = fmt.Errorf("%w: the organization changed", invite.ErrConflict)
+
+// CreateInvitationAlone writes inv, its created event ev and its email
+// (nil for none) in one statement outside any transaction, if org (from
+// CachedOrg) is unchanged, the address has no account and the
+// organization no live invitation for it. Otherwise it writes nothing and
+// answers invite.ErrUserExists or invite.ErrConflict.
+func (s *Store) CreateInvitationAlone(ctx context.Context, org *account.Organization, inv *invite.Invitation, ev *invite.Event, mail *invite.Email) error {
+	e, ok := s.orgs.get(org.Slug)
+	if !ok || e.org.ID != org.ID || s.dialect != Postgres {
+		return errOrgChanged
+	}
+	if len(inv.GroupIDs) > 0 {
+		return errors.New("sqlstore: an invitation with groups takes a transaction")
+	}
+	t := &tx{q: s.write, d: s.dialect}
+	err := t.createInvitation(ctx, inv, ev, mail, true, &e)
+	if errors.Is(err, errOrgChanged) {
+		s.orgs.drop(org.Slug)
+	}
+	return err
+}
