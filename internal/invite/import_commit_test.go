@@ -183,6 +183,11 @@ func TestImportCommitSetBasedMatchesRowByRow(t *testing.T) {
 				t.Fatalf("%s: created %d, want 1200", c.slug, done.Created)
 			}
 		}
+		// The set-based commit leaves each email due on its invitation, for
+		// the mail worker to move into the outbox; a claim does that first.
+		if _, err := b.store.ClaimEmails(b.ctx, "test", b.clock.Now(), time.Minute, 5000); err != nil {
+			t.Fatal(err)
+		}
 		dump := func(q string, orgID, importID string) []string {
 			t.Helper()
 			rows, err := db.QueryContext(b.ctx, q, orgID)
@@ -214,7 +219,7 @@ func TestImportCommitSetBasedMatchesRowByRow(t *testing.T) {
 				inviter_id, source, import_id IS NOT NULL, created_at, updated_at, sent_at, send_count, expires_at,
 				reminded_steps, accepted_at, accepted_user_id, external_user_id, decided_at, decided_by, revoked_at,
 				delivery_status, delivery_error, delivered_at, redirect_url, metadata, token_hash IS NOT NULL,
-				token_nonce IS NOT NULL, length(token_hash), length(token_nonce), search, version
+				token_nonce IS NOT NULL, length(token_hash), length(token_nonce), search, mail_due, version
 				FROM invitations WHERE org_id = $1 AND source = 'import' ORDER BY email`,
 			`SELECT i.email, e.at, e.type, e.from_status, e.to_status, e.actor_id, e.actor, e.detail, length(e.id)
 				FROM invitation_events e JOIN invitations i ON i.id = e.invitation_id

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -132,20 +133,22 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 	if expected == 0 {
 		return 0, nil
 	}
-	delivery, sends := invite.DeliveryNone, 0
+	delivery, sends, mailDue := invite.DeliveryNone, 0, time.Time{}
 	if c.SendEmail {
-		delivery, sends = invite.DeliveryQueued, 1
+		// Each invitation's email is due now, recorded on the invitation
+		// (mail_due); the mail worker moves them to the outbox as it goes.
+		delivery, sends, mailDue = invite.DeliveryQueued, 1, c.Now
 	}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO invitations (id, org_id, email, first_name, last_name, username, language,
 		role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at, send_count,
-		expires_at, delivery_status, token_hash, token_nonce, search, version)
+		expires_at, delivery_status, token_hash, token_nonce, search, mail_due, version)
 		SELECT r.invitation_id, `+ph(2)+`, r.email, r.first_name, r.last_name, '', r.language,
 		COALESCE(NULLIF(r.role, ''), `+ph(3)+`), r.is_admin, `+ph(4)+`, `+ph(5)+`, `+ph(6)+`, `+ph(7)+`, r.import_id,
-		`+ts(8)+`, `+ts(8)+`, `+ts(8)+`, `+num(9)+`, `+ts(10)+`, `+ph(11)+`, r.token_hash, r.token_nonce, r.search, 1
+		`+ts(8)+`, `+ts(8)+`, `+ts(8)+`, `+num(9)+`, `+ts(10)+`, `+ph(11)+`, r.token_hash, r.token_nonce, r.search, `+ts(12)+`, 1
 		FROM import_rows r WHERE `+plain+` ORDER BY r.line
 		ON CONFLICT DO NOTHING`,
 		c.ImportID, c.OrgID, account.RoleMember, c.Message, string(invite.StatusPending), null(c.InviterID),
-		invite.SourceImport, t.t(c.Now), sends, t.t(c.ExpiresAt), delivery)
+		invite.SourceImport, t.t(c.Now), sends, t.t(c.ExpiresAt), delivery, t.t(mailDue))
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
 	}
@@ -180,15 +183,6 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 		c.ImportID, impIDPrefix(), c.OrgID, t.t(c.Now), string(invite.StatusPending), null(c.ActorID), c.Actor,
 		c.EventDetail); err != nil {
 		return 0, fmt.Errorf("sqlstore: create import events: %w", err)
-	}
-	if c.SendEmail {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data,
-			created_at, due_at)
-			SELECT `+t.impLineID(ph(2))+`, `+ph(3)+`, `+ph(4)+`, r.invitation_id, NULL, r.email, '{}', `+ts(5)+`, `+ts(5)+`
-			FROM import_rows r WHERE `+plain+` ORDER BY r.line`,
-			c.ImportID, impIDPrefix(), c.OrgID, invite.MailInvitation, t.t(c.Now)); err != nil {
-			return 0, fmt.Errorf("sqlstore: create import emails: %w", err)
-		}
 	}
 	return created, nil
 }

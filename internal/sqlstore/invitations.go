@@ -60,18 +60,18 @@ func metadataText(m json.RawMessage) string {
 }
 
 // invitationCols are the columns an invitation is inserted with, bound to
-// $1…$34 in this order (invitationArgs).
+// $1…$35 in this order (invitationArgs).
 const invitationCols = `id, org_id, email, first_name, last_name, username,
 	language, role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at,
 	send_count, expires_at, reminded_steps, accepted_at, accepted_user_id, external_user_id, decided_at, decided_by,
 	revoked_at, delivery_status, delivery_error, delivered_at, redirect_url, metadata, token_hash, token_nonce,
-	search, version`
+	search, mail_due, version`
 
 // insertInvitation inserts an invitation unless the organization has a
 // live one for the email (a no-op then).
 const insertInvitation = `INSERT INTO invitations (` + invitationCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-	$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, 1)
+	$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, 1)
 	ON CONFLICT DO NOTHING`
 
 // insertNewInvitation is insertInvitation, a no-op too when an account
@@ -81,13 +81,13 @@ var insertNewInvitation = map[Dialect]string{
 	SQLite: newInvitationSQL(nil),
 	Postgres: newInvitationSQL(map[int]string{9: "boolean", 18: "integer", 20: "integer",
 		15: "timestamptz", 16: "timestamptz", 17: "timestamptz", 19: "timestamptz", 21: "timestamptz",
-		24: "timestamptz", 26: "timestamptz", 29: "timestamptz"}),
+		24: "timestamptz", 26: "timestamptz", 29: "timestamptz", 35: "timestamptz"}),
 }
 
 func newInvitationSQL(casts map[int]string) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO invitations (` + invitationCols + `) SELECT `)
-	for i := 1; i <= 34; i++ {
+	for i := 1; i <= 35; i++ {
 		fmt.Fprintf(&b, "$%d", i)
 		if c := casts[i]; c != "" {
 			b.WriteString("::" + c)
@@ -98,22 +98,32 @@ func newInvitationSQL(casts map[int]string) string {
 	return b.String()
 }
 
-func (t *tx) invitationArgs(inv *invite.Invitation) []any {
+// invitationArgs are inv's values for invitationCols; mailDue is when its
+// email is due (zero: none; see mailOnRow).
+func (t *tx) invitationArgs(inv *invite.Invitation, mailDue time.Time) []any {
 	return []any{inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
 		inv.Message, string(inv.Status), null(inv.InviterID), inv.Source, null(inv.ImportID), t.t(inv.CreatedAt),
 		t.t(inv.UpdatedAt), t.t(inv.SentAt), inv.SendCount, t.t(inv.ExpiresAt), inv.RemindedSteps, t.t(inv.AcceptedAt),
 		null(inv.AcceptedUserID), null(inv.ExternalUserID), t.t(inv.DecidedAt), null(inv.DecidedBy), t.t(inv.RevokedAt),
 		inv.DeliveryStatus, inv.DeliveryError, t.t(inv.DeliveredAt), inv.RedirectURL, metadataText(inv.Metadata),
-		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv)}
+		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv), t.t(mailDue)}
+}
+
+// mailOnRow tells whether mail, due with inv's creation, is recorded on
+// the invitation row (mail_due, migration 00006) rather than as an outbox
+// row: an invitation's own invitation email always is.
+func mailOnRow(inv *invite.Invitation, mail *invite.Email) bool {
+	return mail != nil && mail.Kind == invite.MailInvitation && mail.InvitationID == inv.ID &&
+		mail.UserID == "" && len(mail.Data) == 0 && mail.To == inv.Email
 }
 
 func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
-	return t.insertInvitation(ctx, inv, insertInvitation)
+	return t.insertInvitation(ctx, inv, insertInvitation, time.Time{})
 }
 
-func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string) error {
+func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string, mailDue time.Time) error {
 	inv.Version = 1
-	res, err := t.q.ExecContext(ctx, q, t.invitationArgs(inv)...)
+	res, err := t.q.ExecContext(ctx, q, t.invitationArgs(inv, mailDue)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert invitation: %w", err)
 	}
@@ -134,9 +144,13 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	if newEmail {
 		q = insertNewInvitation[t.d]
 	}
+	var mailDue time.Time
+	if mailOnRow(inv, mail) {
+		mailDue, mail = mail.DueAt, nil
+	}
 	if t.d == SQLite {
 		// No data-modifying WITH in SQLite, and no round trips to save.
-		err := t.insertInvitation(ctx, inv, q)
+		err := t.insertInvitation(ctx, inv, q, mailDue)
 		if errors.Is(err, invite.ErrConflict) && newEmail {
 			return t.whyNotInserted(ctx, inv.Email)
 		}
@@ -153,7 +167,7 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	}
 	// PostgreSQL: one statement, one round trip.
 	inv.Version = 1
-	args := append(t.invitationArgs(inv), ev.ID, t.t(ev.At), ev.Type, string(ev.From), string(ev.To), null(ev.ActorID), ev.Actor, ev.Detail)
+	args := append(t.invitationArgs(inv, mailDue), ev.ID, t.t(ev.At), ev.Type, string(ev.From), string(ev.To), null(ev.ActorID), ev.Actor, ev.Detail)
 	orgOK := "TRUE"
 	if org != nil {
 		if !newEmail {
@@ -166,14 +180,7 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	}
 	with := `WITH i AS (` + q + ` RETURNING id),
 	e AS (INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail)
-		SELECT $35, i.id, $2, $36::timestamptz, $37, $38, $39, $40, $41, $42 FROM i)`
-	if mail != nil {
-		n := len(args)
-		with += fmt.Sprintf(`,
-	o AS (INSERT INTO outbox (id, org_id, kind, invitation_id, user_id, recipient, data, created_at, due_at)
-		SELECT $%d, $2, $%d, i.id, $%d, $%d, $%d, $%d::timestamptz, $%d::timestamptz FROM i)`, n+1, n+2, n+3, n+4, n+5, n+6, n+6)
-		args = append(args, mail.ID, mail.Kind, null(mail.UserID), mail.To, mailData(mail), t.t(mail.DueAt))
-	}
+		SELECT $36, i.id, $2, $37::timestamptz, $38, $39, $40, $41, $42, $43 FROM i)`
 	var n int
 	var user, orgSame bool
 	if err := t.q.QueryRowContext(ctx, with+` SELECT (SELECT count(*) FROM i), EXISTS (SELECT 1 FROM users WHERE email = $3), `+orgOK,
@@ -187,6 +194,11 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 		return invite.ErrUserExists
 	case n == 0:
 		return invite.ErrConflict
+	}
+	if mail != nil {
+		if err := t.EnqueueEmail(ctx, mail); err != nil {
+			return err
+		}
 	}
 	return t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false)
 }

@@ -98,8 +98,8 @@ func (s *Store) CreateInvitationAlone(ctx context.Context, org *account.Organiza
 	if !ok || e.org.ID != org.ID || s.dialect != Postgres {
 		return errOrgChanged
 	}
-	if len(inv.GroupIDs) > 0 {
-		return errors.New("sqlstore: an invitation with groups takes a transaction")
+	if len(inv.GroupIDs) > 0 || (mail != nil && !mailOnRow(inv, mail)) {
+		return errors.New("sqlstore: this invitation takes a transaction")
 	}
 	t := &tx{q: s.write, d: s.dialect}
 	err := t.createInvitation(ctx, inv, ev, mail, true, &e)

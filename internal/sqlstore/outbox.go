@@ -48,6 +48,9 @@ func (s *Store) ClaimEmails(ctx context.Context, owner string, now time.Time, le
 		if t.d == Postgres {
 			lock = " FOR UPDATE SKIP LOCKED"
 		}
+		if err := t.outboxDueInvitations(ctx, now, limit, lock); err != nil {
+			return err
+		}
 		// The due ids are chosen once, in a materialized CTE: PostgreSQL
 		// may otherwise plan "id IN (SELECT ... LIMIT n)" as a nested loop
 		// that runs the subquery again for every outbox row, each run
@@ -76,6 +79,50 @@ func (s *Store) ClaimEmails(ctx context.Context, owner string, now time.Time, le
 		return rows.Err()
 	})
 	return out, err
+}
+
+// outboxDueInvitations moves up to limit invitation emails due by now
+// from their invitations (mail_due, set when the invitation was created)
+// into the outbox, where they are claimed like any other email. The
+// email is due from the moment the invitation was written; what
+// happened to the invitation since is for delivery to judge, as for an
+// email queued in the outbox.
+func (t *tx) outboxDueInvitations(ctx context.Context, now time.Time, limit int, lock string) error {
+	rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`SELECT id, org_id, email, mail_due FROM invitations
+		WHERE mail_due IS NOT NULL AND mail_due <= $1 ORDER BY mail_due, id LIMIT %d%s`, limit, lock), t.t(now))
+	if err != nil {
+		return fmt.Errorf("sqlstore: due invitation emails: %w", err)
+	}
+	var due []*invite.Email
+	for rows.Next() {
+		// Made in the invitations' order: email ids are time-ordered too.
+		e := &invite.Email{ID: invite.NewID(), Kind: invite.MailInvitation}
+		if err := rows.Scan(&e.InvitationID, &e.OrgID, &e.To, tc(&e.DueAt)); err != nil {
+			rows.Close()
+			return err
+		}
+		due = append(due, e)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil || len(due) == 0 {
+		return err
+	}
+	if err := t.EnqueueEmails(ctx, due); err != nil {
+		return err
+	}
+	for part := range slices.Chunk(due, idChunk) {
+		ids := make([]any, len(part))
+		for i, e := range part {
+			ids[i] = e.InvitationID
+		}
+		if _, err := t.q.ExecContext(ctx, `UPDATE invitations SET mail_due = NULL WHERE id IN (`+placeholders(1, len(ids))+`)`,
+			ids...); err != nil {
+			return fmt.Errorf("sqlstore: due invitation emails: %w", err)
+		}
+	}
+	return nil
 }
 
 // EmailResult is what became of one claimed email.

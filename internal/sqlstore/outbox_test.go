@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"usher/internal/account"
 	"usher/internal/invite"
 	"usher/internal/sqlstore"
 	"usher/internal/sqlstore/storetest"
@@ -103,6 +104,97 @@ func TestClaimEmails(t *testing.T) {
 			if e.Attempts != 2 {
 				t.Fatalf("attempts = %d, want 2", e.Attempts)
 			}
+		}
+	})
+}
+
+// TestClaimMovesInvitationEmails: a new invitation's email is due on the
+// invitation itself; claims move due ones into the outbox first, each
+// exactly once however many workers claim at the same time, and leave
+// the ones due later.
+func TestClaimMovesInvitationEmails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		s := storetest.Open(t, e)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+		org := &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
+		recipient := map[string]string{} // invitation id → email
+		err := s.InTx(ctx, func(tx invite.Tx) error {
+			if err := tx.InsertOrg(ctx, org); err != nil {
+				return err
+			}
+			for i := range 300 {
+				due := now
+				if i%3 == 2 {
+					due = now.Add(time.Hour)
+				}
+				inv := &invite.Invitation{ID: invite.NewID(), OrgID: org.ID, Email: fmt.Sprintf("p%03d@x.test", i), Role: "member",
+					Status: invite.StatusPending, Source: invite.SourceAPI, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
+					DeliveryStatus: invite.DeliveryQueued, SendCount: 1}
+				ev := &invite.Event{ID: invite.NewID(), InvitationID: inv.ID, OrgID: org.ID, At: now, Type: "created", To: inv.Status, Actor: "test"}
+				mail := &invite.Email{ID: invite.NewID(), OrgID: org.ID, Kind: invite.MailInvitation, InvitationID: inv.ID, To: inv.Email, DueAt: due}
+				if err := tx.CreateInvitation(ctx, inv, ev, mail, true); err != nil {
+					return err
+				}
+				if due.Equal(now) {
+					recipient[inv.ID] = inv.Email
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func(q string) (n int) {
+			t.Helper()
+			if err := s.DB().QueryRowContext(ctx, q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if o, d := count(`SELECT count(*) FROM outbox`), count(`SELECT count(*) FROM invitations WHERE mail_due IS NOT NULL`); o != 0 || d != 300 {
+			t.Fatalf("after creating: %d outbox rows, %d emails due on invitations; want 0 and 300", o, d)
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		claimed := map[string]string{} // invitation id → recipient
+		for w := range 4 {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimEmails(ctx, fmt.Sprint("w", w), now, 2*time.Hour, 30)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, e := range got {
+						if _, dup := claimed[e.InvitationID]; dup || e.Kind != invite.MailInvitation || e.OrgID != org.ID {
+							t.Errorf("claimed %+v (again: %v)", e.Email, dup)
+						}
+						claimed[e.InvitationID] = e.To
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(claimed) != len(recipient) {
+			t.Fatalf("claimed %d invitation emails, want %d", len(claimed), len(recipient))
+		}
+		for id, to := range recipient {
+			if claimed[id] != to {
+				t.Errorf("invitation %s: email to %q, want %q", id, claimed[id], to)
+			}
+		}
+		if o, d := count(`SELECT count(*) FROM outbox`), count(`SELECT count(*) FROM invitations WHERE mail_due IS NOT NULL`); o != 200 || d != 100 {
+			t.Fatalf("after claiming: %d outbox rows, %d due on invitations; want 200 and 100", o, d)
+		}
+		later, err := s.ClaimEmails(ctx, "later", now.Add(time.Hour), time.Minute, 1000)
+		if err != nil || len(later) != 100 {
+			t.Fatalf("an hour later: claimed %d, %v; want 100", len(later), err)
 		}
 	})
 }
