@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"usher/internal/invite"
 	"usher/internal/sqlstore/storetest"
@@ -190,5 +191,55 @@ func TestConsolePagesThroughTheList(t *testing.T) {
 	}
 	if len(seen) != 60 {
 		t.Errorf("saw %d invitations over the pages, want 60", len(seen))
+	}
+}
+
+// TestConsoleGrantFields: the invite form and the import form share their
+// grant fields (grantsView, template "grant_fields"): both apply "admin"
+// and "valid for (days)", and both refuse a validity outside 1 hour to 365
+// days the same way, keeping what was typed and creating nothing.
+func TestConsoleGrantFields(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	owner := invite.Actor{UserID: ev.owner.ID}
+	const refused = "Validity must be a number of days from 1 hour (0.05) to 365."
+
+	for _, days := range []string{"0.01", "400", "soon"} {
+		before := ev.invitationTotal("")
+		st, _, body := b.post("/admin/orgs/acme/invite", url.Values{"emails": {"gf@example.com"}, "valid_days": {days}})
+		if st != http.StatusUnprocessableEntity || !strings.Contains(body, html.EscapeString(refused)) ||
+			!strings.Contains(body, `value="`+days+`"`) {
+			t.Errorf("invite, valid_days %q: %d, want 422 with the refusal and the value kept", days, st)
+		}
+		st, _, body = b.upload("/admin/orgs/acme/import", "people.csv", []byte("email\ngf@example.com\n"), "valid_days", days)
+		if st != http.StatusUnprocessableEntity || !strings.Contains(body, html.EscapeString(refused)) ||
+			!strings.Contains(body, `value="`+days+`"`) {
+			t.Errorf("import, valid_days %q: %d, want 422 with the refusal and the value kept", days, st)
+		}
+		if n := ev.invitationTotal(""); n != before {
+			t.Errorf("valid_days %q: refused forms made invitations", days)
+		}
+	}
+
+	st, _, _ := b.post("/admin/orgs/acme/invite", url.Values{"emails": {"gf@example.com"}, "valid_days": {"2"}, "admin": {"true"}})
+	if st != http.StatusOK {
+		t.Fatalf("invite = %d", st)
+	}
+	page, err := ev.svc.List(ev.ctx, owner, "acme", invite.ListFilter{Query: "gf@example.com"})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("list = %v, %v", page, err)
+	}
+	if inv := page.Items[0]; !inv.Admin || inv.ExpiresAt.Sub(inv.SentAt) != 48*time.Hour {
+		t.Errorf("invited with admin %v, valid %v; want admin, 48h", inv.Admin, inv.ExpiresAt.Sub(inv.SentAt))
+	}
+	st, h, _ := b.upload("/admin/orgs/acme/import", "people.csv", []byte("email\ngf2@example.com\n"), "valid_days", "2", "admin", "true")
+	if st != http.StatusSeeOther {
+		t.Fatalf("import upload = %d", st)
+	}
+	imp, err := ev.svc.GetImport(ev.ctx, owner, "acme", h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:])
+	if err != nil || !imp.Options.Admin || imp.Options.ExpiresIn != 48*time.Hour {
+		t.Errorf("import options = %+v, %v; want admin, 48h", imp.Options, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -16,14 +17,7 @@ const importRowsPage = 50
 
 // importFormView is the console's upload page.
 type importFormView struct {
-	Roles     []account.Role
-	AllGroups []account.Group
-	Role      string
-	Groups    []string
-	Admin     bool
-	Language  string
-	Message   string
-	ValidDays string
+	grantsView
 	SendEmail bool
 	MaxSize   string
 	Error     string
@@ -96,11 +90,7 @@ func (s *server) adminImportRoutes(org func(string, string, func(http.ResponseWr
 }
 
 func (s *server) importForm(r *http.Request, c *console, fv *importFormView, maxBytes int64) error {
-	var err error
-	if fv.Roles, err = s.svc.Roles(r.Context(), c.actor, c.slug); err != nil {
-		return err
-	}
-	if fv.AllGroups, err = s.svc.Groups(r.Context(), c.actor, c.slug); err != nil {
+	if err := s.loadGrants(r, c, &fv.grantsView); err != nil {
 		return err
 	}
 	fv.MaxSize = formatMB(maxBytes)
@@ -112,7 +102,7 @@ func (s *server) adminImportPage(w http.ResponseWriter, r *http.Request, c *cons
 		s.consoleError(w, r, c, err)
 		return
 	}
-	fv := &importFormView{Role: account.RoleMember, SendEmail: true}
+	fv := &importFormView{grantsView: grantsView{Role: account.RoleMember}, SendEmail: true}
 	if err := s.importForm(r, c, fv, (&importAPI{limits: s.cfg.Import}).maxBytes()); err != nil {
 		s.consoleError(w, r, c, err)
 		return
@@ -126,7 +116,7 @@ func (s *server) adminImportUpload(w http.ResponseWriter, r *http.Request, c *co
 		s.consoleError(w, r, c, err)
 		return
 	}
-	fv := &importFormView{Role: account.RoleMember, SendEmail: true}
+	fv := &importFormView{grantsView: grantsView{Role: account.RoleMember}, SendEmail: true}
 	show := func(err error) {
 		if ferr := s.importForm(r, c, fv, api.maxBytes()); ferr != nil {
 			s.consoleError(w, r, c, ferr)
@@ -147,28 +137,22 @@ func (s *server) adminImportUpload(w http.ResponseWriter, r *http.Request, c *co
 		}
 		return ""
 	}
-	fv.Role, fv.Groups, fv.Admin, fv.Language = one("role"), u.form["groups"], one("admin") == "true", one("language")
-	fv.Message, fv.ValidDays, fv.SendEmail = one("message"), one("valid_days"), one("send_email") != "false"
+	fv.grantsView, fv.SendEmail = readGrants(one, u.form["groups"]), one("send_email") != "false"
 	if u.file == nil || (u.size == 0 && (u.filename == "." || u.filename == "")) {
 		show(errorf(invite.CodeValidation, "Choose a CSV or XLSX file to upload.",
 			account.FieldError{Field: "file", Code: "required", Message: "choose a file"}))
 		return
 	}
-	if fv.ValidDays != "" {
-		days, err := strconv.ParseFloat(fv.ValidDays, 64)
-		if err != nil || days <= 0 {
-			show(errorf(invite.CodeValidation, "Validity must be a number of days.",
-				account.FieldError{Field: "valid_days", Code: "invalid", Message: "must be a number of days"}))
-			return
-		}
-		u.form["expires_in"] = []string{strconv.FormatInt(int64(days*86400), 10)}
+	validity, err := fv.validity()
+	if err != nil {
+		show(err)
+		return
+	}
+	if validity > 0 {
+		u.form["expires_in"] = []string{strconv.FormatInt(int64(validity/time.Second), 10)}
 	}
 	opt, err := importOptions(u.form)
 	if err != nil {
-		if fe := fieldsOf(err); len(fe) > 0 && fe[0].Field == "expires_in" {
-			err = errorf(invite.CodeValidation, "Validity must be between 1 hour and 365 days.",
-				account.FieldError{Field: "valid_days", Code: "out_of_range", Message: "must be between 1 hour and 365 days"})
-		}
 		show(err)
 		return
 	}

@@ -14,20 +14,58 @@ import (
 	"usher/internal/sqlstore"
 )
 
-// inviteFormView is the invite form, its availability check and results.
-type inviteFormView struct {
-	Emails    string
-	Username  string
-	FirstName string
-	LastName  string
+// grantsView is what the invite form and the import form share: what
+// the invitations grant and say (template "grant_fields").
+type grantsView struct {
+	Roles     []account.Role
+	AllGroups []account.Group
 	Role      string
 	Groups    []string
 	Admin     bool
 	Language  string
 	Message   string
 	ValidDays string
-	Roles     []account.Role
-	AllGroups []account.Group
+}
+
+// readGrants reads the grant fields of a form; one returns a field's
+// value, trimmed.
+func readGrants(one func(string) string, groups []string) grantsView {
+	return grantsView{Role: one("role"), Groups: groups, Admin: one("admin") == "true", Language: one("language"),
+		Message: one("message"), ValidDays: one("valid_days")}
+}
+
+// loadGrants fills in the organization's roles and groups to choose from.
+func (s *server) loadGrants(r *http.Request, c *console, g *grantsView) error {
+	var err error
+	if g.Roles, err = s.svc.Roles(r.Context(), c.actor, c.slug); err != nil {
+		return err
+	}
+	g.AllGroups, err = s.svc.Groups(r.Context(), c.actor, c.slug)
+	return err
+}
+
+// validity is the form's "valid for (days)" as a duration; 0 when empty
+// (the organization's default).
+func (g *grantsView) validity() (time.Duration, error) {
+	if g.ValidDays == "" {
+		return 0, nil
+	}
+	days, err := strconv.ParseFloat(g.ValidDays, 64)
+	d := time.Duration(days * float64(24*time.Hour)).Round(time.Minute)
+	if err != nil || d < account.MinInvitationTTL || d > account.MaxInvitationTTL {
+		return 0, errorf(invite.CodeValidation, "Validity must be a number of days from 1 hour (0.05) to 365.",
+			account.FieldError{Field: "valid_days", Code: "out_of_range", Message: "enter a number of days from 0.05 (1 hour) to 365"})
+	}
+	return d, nil
+}
+
+// inviteFormView is the invite form, its availability check and results.
+type inviteFormView struct {
+	grantsView
+	Emails    string
+	Username  string
+	FirstName string
+	LastName  string
 	Avail     *invite.Availability
 	AvailFor  string
 	Results   []inviteResult
@@ -51,22 +89,13 @@ var outcomeLabels = map[string]string{
 	invite.OutcomeNotAllowed: "Domain not allowed",
 }
 
-func (s *server) inviteForm(r *http.Request, c *console, fv *inviteFormView) error {
-	var err error
-	if fv.Roles, err = s.svc.Roles(r.Context(), c.actor, c.slug); err != nil {
-		return err
-	}
-	fv.AllGroups, err = s.svc.Groups(r.Context(), c.actor, c.slug)
-	return err
-}
-
 func (s *server) adminInvitePage(w http.ResponseWriter, r *http.Request, c *console) {
 	if !c.view.Can(string(account.PermInvite)) {
 		s.consoleError(w, r, c, errorf(invite.CodeForbidden, "you need the invitations.create permission in this organization"))
 		return
 	}
-	fv := &inviteFormView{Role: account.RoleMember}
-	if err := s.inviteForm(r, c, fv); err != nil {
+	fv := &inviteFormView{grantsView: grantsView{Role: account.RoleMember}}
+	if err := s.loadGrants(r, c, &fv.grantsView); err != nil {
 		s.consoleError(w, r, c, err)
 		return
 	}
@@ -76,15 +105,14 @@ func (s *server) adminInvitePage(w http.ResponseWriter, r *http.Request, c *cons
 func (s *server) adminInvite(w http.ResponseWriter, r *http.Request, c *console) {
 	r.ParseForm()
 	f := r.PostForm
-	fv := &inviteFormView{Emails: f.Get("emails"), Username: strings.TrimSpace(f.Get("username")),
-		FirstName: strings.TrimSpace(f.Get("first_name")), LastName: strings.TrimSpace(f.Get("last_name")),
-		Role: f.Get("role"), Groups: f["groups"], Admin: f.Get("admin") == "on", Language: strings.TrimSpace(f.Get("language")),
-		Message: f.Get("message"), ValidDays: strings.TrimSpace(f.Get("valid_days"))}
+	one := func(name string) string { return strings.TrimSpace(f.Get(name)) }
+	fv := &inviteFormView{grantsView: readGrants(one, f["groups"]), Emails: f.Get("emails"), Username: one("username"),
+		FirstName: one("first_name"), LastName: one("last_name")}
 	if !c.view.Can(string(account.PermInvite)) {
 		s.consoleError(w, r, c, errorf(invite.CodeForbidden, "you need the invitations.create permission in this organization"))
 		return
 	}
-	if err := s.inviteForm(r, c, fv); err != nil {
+	if err := s.loadGrants(r, c, &fv.grantsView); err != nil {
 		s.consoleError(w, r, c, err)
 		return
 	}
@@ -120,14 +148,11 @@ func (s *server) adminInvite(w http.ResponseWriter, r *http.Request, c *console)
 	}
 	opt := invite.Options{FirstName: fv.FirstName, LastName: fv.LastName, Language: fv.Language, Role: fv.Role,
 		Groups: fv.Groups, Admin: fv.Admin, Message: fv.Message, Source: invite.SourceUI}
-	if fv.ValidDays != "" {
-		days, err := strconv.ParseFloat(fv.ValidDays, 64)
-		if err != nil || days <= 0 || days > 365 {
-			fv.Errs = []account.FieldError{{Field: "valid_days", Message: "Enter a number of days from 1 hour (0.05) to 365."}}
-			show(http.StatusUnprocessableEntity)
-			return
-		}
-		opt.ExpiresIn = time.Duration(days * float64(24*time.Hour)).Round(time.Minute)
+	var err error
+	if opt.ExpiresIn, err = fv.validity(); err != nil {
+		fv.Error, fv.Errs = s.messageOf(r, err), fieldsOf(err)
+		show(http.StatusUnprocessableEntity)
+		return
 	}
 	if len(emails) == 1 {
 		opt.Username = fv.Username
