@@ -12,5 +12,6 @@ func (s *Store) MigrateDownAll(ctx context.Context) error {
 	return err
 }
 
-// QueuedWrites is how many units of work wait for SQLite's writer.
-func (s *Store) QueuedWrites() int { return len(s.w.reqs) }
+// PendingWrites is how many units of work SQLite's writer has, running
+// or queued.
+func (s *Store) PendingWrites() int { return int(s.w.busy.Load()) }

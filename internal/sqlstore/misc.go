@@ -76,12 +76,16 @@ func (s *Store) AbandonIdempotent(ctx context.Context, scope, key string) error 
 
 // PurgeIdempotency removes answers older than before.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
-	t := &tx{q: s.write, d: s.dialect}
-	res, err := t.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, t.t(before))
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: purge idempotency keys: %w", err)
-	}
-	return res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, func(t *tx) error {
+		res, err := t.q.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, t.t(before))
+		if err != nil {
+			return fmt.Errorf("sqlstore: purge idempotency keys: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // Session is a signed-in browser.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -16,11 +17,16 @@ func TestStmtCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c := newStmtCache(db)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := newStmtCache()
 	defer c.close()
 	run := func(q string) bool { // one run through the cache, then the writer's pause
 		hit := c.get(q) != nil
-		c.prepareMissed()
+		c.prepareMissed(conn)
 		return hit
 	}
 	for i := range 2 {

@@ -40,9 +40,10 @@ const (
 // Store is usher's database. It implements invite.Store.
 type Store struct {
 	dialect Dialect
-	// write takes every transaction. On SQLite it has one connection:
-	// SQLite runs one writer at a time anyway, and queuing in the pool is
-	// cheaper than retrying on SQLITE_BUSY.
+	// write takes every transaction. On SQLite the writer (w) keeps one
+	// of its two connections and runs every transaction on it: SQLite
+	// runs one writer at a time anyway, and queuing is cheaper than
+	// retrying on SQLITE_BUSY. The other serves migrations and DB().
 	write *sql.DB
 	// read serves View: on SQLite several connections reading the WAL
 	// beside the writer; on PostgreSQL the same pool as write.
@@ -119,7 +120,7 @@ func connect(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
-	write.SetMaxOpenConns(1)
+	write.SetMaxOpenConns(2)
 	write.SetConnMaxIdleTime(0)
 	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
@@ -136,14 +137,14 @@ func connect(opts Options) (*Store, error) {
 func (s *Store) Dialect() Dialect { return s.dialect }
 
 // DB returns the connection pool for writes (and reads on PostgreSQL),
-// for benchmarks and the job runner.
+// for tests and benchmarks. On SQLite its statements run beside the
+// writer's transactions, not in them, and wait for them.
 func (s *Store) DB() *sql.DB { return s.write }
 
 // Close closes the connection pools.
 func (s *Store) Close() error {
 	if s.w != nil {
 		s.w.close()
-		s.w.stmts.close()
 	}
 	err := s.write.Close()
 	if s.read != s.write {

@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"usher/internal/invite"
 )
@@ -15,12 +17,21 @@ import (
 // another commits therefore queue up anyway; the writer runs them together
 // instead: one transaction, each unit of work in its own savepoint (so a
 // failing one undoes only itself), one commit for all. A unit of work
-// alone runs in a transaction of its own, as before.
+// alone runs in a transaction of its own, on its caller's goroutine when
+// nothing else is queued or running.
 //
-// Inside a shared transaction statements run without their caller's
-// cancellation: SQLite answers an interrupted write inside an explicit
-// transaction by rolling back the whole transaction, the others' work
-// included. A caller that gave up before its turn is skipped.
+// The writer keeps one connection for itself and runs BEGIN, COMMIT and
+// every repeated statement prepared on it. A database/sql transaction
+// would compile BEGIN and COMMIT anew each time, start a goroutine to
+// watch its context, and bind each cached statement to itself again:
+// together about as much as the INSERT of an invitation.
+//
+// Statements run without their caller's cancellation: the driver watches
+// a cancellable context with a goroutine per statement, and SQLite
+// answers an interrupted write inside an explicit transaction by rolling
+// back the whole transaction, the others' work included. A unit of work
+// alone is still stopped at its next statement once its caller gives up,
+// and rolled back; a caller that gave up before its turn is skipped.
 
 // maxGroup bounds how many units of work share one transaction.
 const maxGroup = 64
@@ -32,7 +43,15 @@ const maxGroup = 64
 const maxCachedStmts = 256
 
 type writer struct {
-	db    *sql.DB
+	// mu is held while a transaction runs, by the loop or by a caller
+	// running its work itself; busy counts the units queued or running,
+	// so a caller runs its own only when there are none.
+	mu   sync.Mutex
+	busy atomic.Int64
+	db   *sql.DB
+	// conn is the writer's connection, taken from db at the first
+	// transaction (under mu) and given back when it breaks.
+	conn  *sql.Conn
 	reqs  chan *writeReq
 	quit  chan struct{}
 	done  chan struct{}
@@ -56,7 +75,7 @@ func newWriter(db *sql.DB) *writer {
 		reqs:  make(chan *writeReq, maxGroup),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
-		stmts: newStmtCache(db),
+		stmts: newStmtCache(),
 	}
 	go w.loop()
 	return w
@@ -68,6 +87,14 @@ func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
 		return err
 	}
 	r := &writeReq{ctx: ctx, fn: fn, res: make(chan error, 1)}
+	defer w.busy.Add(-1)
+	if w.busy.Add(1) == 1 && w.mu.TryLock() {
+		// No one to share a commit with, and handing the work to the
+		// loop's goroutine and back would cost two wake-ups.
+		errs := w.runLocked([]*writeReq{r})
+		w.mu.Unlock()
+		return unpanic(errs[0])
+	}
 	select {
 	case w.reqs <- r:
 	case <-ctx.Done():
@@ -88,15 +115,24 @@ func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
 			return errors.New("sqlstore: store closed")
 		}
 	}
+	return unpanic(err)
+}
+
+// unpanic panics again with a panic carried out of a transaction.
+func unpanic(err error) error {
 	if p, ok := err.(panicked); ok {
 		panic(p.v)
 	}
 	return err
 }
 
+// close stops the writer and gives its connection back.
 func (w *writer) close() {
 	close(w.quit)
 	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.release()
 }
 
 func (w *writer) loop() {
@@ -109,6 +145,9 @@ func (w *writer) loop() {
 		case <-w.quit:
 			return
 		}
+		// Whatever queues while a caller runs its own work joins this
+		// batch.
+		w.mu.Lock()
 	gather:
 		for len(batch) < maxGroup {
 			select {
@@ -118,54 +157,115 @@ func (w *writer) loop() {
 				break gather
 			}
 		}
-		w.run(batch)
+		errs := w.runLocked(batch)
+		w.mu.Unlock()
+		for i, r := range batch {
+			r.res <- errs[i]
+		}
 		clear(batch)
-		// Between transactions the connection is free: prepare what the
-		// last ones ran unprepared, for next time.
-		w.stmts.prepareMissed()
 	}
 }
 
-func (w *writer) run(batch []*writeReq) {
-	live := batch[:0]
-	for _, r := range batch {
+// runLocked runs batch, with w.mu held, and returns each unit's outcome.
+func (w *writer) runLocked(batch []*writeReq) []error {
+	errs := make([]error, len(batch))
+	var live []*writeReq
+	var at []int
+	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
-			r.res <- err
+			errs[i] = err
 			continue
 		}
 		live = append(live, r)
+		at = append(at, i)
 	}
-	switch len(live) {
-	case 0:
-	case 1:
-		// Alone: the transaction follows the caller's context, so a long
-		// one (an import's commit) is rolled back when it is cancelled,
-		// at its next statement. The statements themselves run detached:
-		// the driver watches a cancellable context with a goroutine per
-		// statement, which costs a short transaction several percent.
-		r := live[0]
-		r.res <- w.alone(r)
-	default:
-		errs := w.together(live)
-		for i, r := range live {
-			r.res <- errs[i]
+	if len(live) == 0 {
+		return errs
+	}
+	if w.conn == nil {
+		conn, err := w.db.Conn(context.Background())
+		if err != nil {
+			err = fmt.Errorf("sqlstore: writer connection: %w", err)
+			for _, i := range at {
+				errs[i] = err
+			}
+			return errs
+		}
+		w.conn = conn
+	}
+	var out []error
+	if len(live) == 1 {
+		out = []error{w.alone(live[0])}
+	} else {
+		out = w.together(live)
+	}
+	for j, i := range at {
+		errs[i] = out[j]
+		if errors.Is(out[j], driver.ErrBadConn) || errors.Is(out[j], sql.ErrConnDone) {
+			w.release()
 		}
 	}
+	// Between transactions the connection is free: prepare what the last
+	// ones ran unprepared, for next time.
+	if w.conn != nil {
+		w.stmts.prepareMissed(w.conn)
+	}
+	return errs
+}
+
+// release gives the writer's connection back, with its statements.
+func (w *writer) release() {
+	if w.conn == nil {
+		return
+	}
+	w.stmts.close()
+	w.conn.Close()
+	w.conn = nil
+}
+
+// begin starts a transaction on the writer's connection; end commits it
+// when err is nil, and rolls it back otherwise, or when the commit fails.
+func (w *writer) begin() (*cachedTx, error) {
+	q := &cachedTx{conn: w.conn, stmts: w.stmts}
+	if _, err := q.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	return q, nil
+}
+
+func (w *writer) end(q *cachedTx, err error) error {
+	bg := context.Background()
+	if err == nil {
+		if _, err = q.ExecContext(bg, "COMMIT"); err == nil {
+			return nil
+		}
+		err = fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	// SQLite has rolled back by itself after some failures; a ROLLBACK
+	// then finds no transaction, which is what it was for.
+	q.cancel = nil
+	q.ExecContext(bg, "ROLLBACK")
+	return err
 }
 
 func (w *writer) alone(r *writeReq) error {
-	sqlTx, err := w.db.BeginTx(r.ctx, nil)
+	q, err := w.begin()
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return err
 	}
-	if err := call(r.fn, &tx{q: &cachedTx{tx: sqlTx, stmts: w.stmts, detach: true}, d: SQLite}); err != nil {
-		sqlTx.Rollback()
+	// The caller's cancellation stops the work at its next statement, and
+	// a cancelled transaction is not committed even if the work ignored
+	// the statement's error.
+	q.cancel = r.ctx
+	err = call(r.fn, &tx{q: q, d: SQLite})
+	if err == nil {
+		err = r.ctx.Err()
+	}
+	if err != nil {
+		w.end(q, err)
 		return mapErr(err)
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return mapErr(fmt.Errorf("sqlstore: commit: %w", err))
-	}
-	return nil
+	return mapErr(w.end(q, nil))
 }
 
 // errGroupFailed is given to every unit of a shared transaction that
@@ -187,31 +287,27 @@ func (w *writer) together(live []*writeReq) []error {
 		return errs
 	}
 	bg := context.Background()
-	sqlTx, err := w.db.BeginTx(bg, nil)
+	q, err := w.begin()
 	if err != nil {
-		return fail(fmt.Errorf("sqlstore: begin: %w", err))
+		return fail(err)
 	}
-	q := &cachedTx{tx: sqlTx, stmts: w.stmts, detach: true}
 	t := &tx{q: q, d: SQLite}
 	for i, r := range live {
 		if _, err := q.ExecContext(bg, "SAVEPOINT unit"); err != nil {
-			sqlTx.Rollback()
-			return fail(fmt.Errorf("sqlstore: savepoint: %w", err))
+			return fail(w.end(q, fmt.Errorf("sqlstore: savepoint: %w", err)))
 		}
 		if err := call(r.fn, t); err != nil {
 			errs[i] = mapErr(err)
 			if _, err := q.ExecContext(bg, "ROLLBACK TO unit"); err != nil {
-				sqlTx.Rollback()
-				return fail(fmt.Errorf("sqlstore: rollback to savepoint: %w", err))
+				return fail(w.end(q, fmt.Errorf("sqlstore: rollback to savepoint: %w", err)))
 			}
 		}
 		if _, err := q.ExecContext(bg, "RELEASE unit"); err != nil {
-			sqlTx.Rollback()
-			return fail(fmt.Errorf("sqlstore: release savepoint: %w", err))
+			return fail(w.end(q, fmt.Errorf("sqlstore: release savepoint: %w", err)))
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return fail(fmt.Errorf("sqlstore: commit: %w", err))
+	if err := w.end(q, nil); err != nil {
+		return fail(err)
 	}
 	return errs
 }
@@ -226,27 +322,24 @@ func call(fn func(*tx) error, t *tx) (err error) {
 	return fn(t)
 }
 
-// stmtCache keeps the writer's statements prepared. SQLite compiles a
-// statement anew on every plain Exec, and an INSERT into invitations
-// compiles its search-index trigger with it. A statement is prepared once
-// it has run unprepared twice: preparing one that never comes back would
-// only compile it twice.
+// stmtCache keeps the writer's statements prepared on its connection.
+// SQLite compiles a statement anew on every plain Exec, and an INSERT into
+// invitations compiles its search-index trigger with it. A statement is
+// prepared once it has run unprepared twice: preparing one that never
+// comes back would only compile it twice. The writer uses it with its mu
+// held.
 type stmtCache struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	m map[string]*sql.Stmt
 	// missed counts the unprepared runs of statements not in m; the
 	// writer prepares the repeated ones when the connection is free.
 	missed map[string]int
 }
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, missed: map[string]int{}}
+func newStmtCache() *stmtCache {
+	return &stmtCache{m: map[string]*sql.Stmt{}, missed: map[string]int{}}
 }
 
 func (c *stmtCache) get(query string) *sql.Stmt {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if st := c.m[query]; st != nil {
 		return st
 	}
@@ -257,9 +350,9 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	return nil
 }
 
-func (c *stmtCache) prepareMissed() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// prepareMissed prepares on conn the statements that ran unprepared more
+// than once.
+func (c *stmtCache) prepareMissed(conn *sql.Conn) {
 	for q, n := range c.missed {
 		if n < 2 {
 			continue
@@ -274,81 +367,62 @@ func (c *stmtCache) prepareMissed() {
 		}
 		// A statement that does not prepare (a script of several) keeps
 		// running unprepared.
-		if st, err := c.db.Prepare(q); err == nil {
+		if st, err := conn.PrepareContext(context.Background(), q); err == nil {
 			c.m[q] = st
 		}
 	}
 }
 
 func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for q, st := range c.m {
 		st.Close()
 		delete(c.m, q)
 	}
 }
 
-// cachedTx is a write transaction running the writer's statements through
-// the cache. detach drops the callers' cancellation (see above).
+// cachedTx is a write transaction on the writer's connection, running
+// statements through the cache and without their callers' cancellation;
+// cancel, when set, is the context whose end stops every further
+// statement (the driver refuses a statement whose context is done).
 type cachedTx struct {
-	tx     *sql.Tx
+	conn   *sql.Conn
 	stmts  *stmtCache
-	detach bool
-	// uses counts statements run through the cache: database/sql keeps
-	// each one's transaction-bound handle until the transaction ends, so
-	// a long transaction (a bulk write) stops using the cache after
-	// maxCachedUses.
-	uses int
-}
-
-const maxCachedUses = 1000
-
-func (c *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
-	if c.uses >= maxCachedUses {
-		return nil
-	}
-	st := c.stmts.get(query)
-	if st == nil {
-		return nil
-	}
-	c.uses++
-	return c.tx.StmtContext(ctx, st)
+	cancel context.Context
 }
 
 func (c *cachedTx) ctx(ctx context.Context) context.Context {
-	if c.detach {
-		return context.WithoutCancel(ctx)
+	if c.cancel != nil && c.cancel.Err() != nil {
+		return c.cancel
 	}
-	return ctx
+	return context.WithoutCancel(ctx)
 }
 
 func (c *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = c.ctx(ctx)
-	if st := c.stmt(ctx, query); st != nil {
+	if st := c.stmts.get(query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return c.tx.ExecContext(ctx, query, args...)
+	return c.conn.ExecContext(ctx, query, args...)
 }
 
 func (c *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = c.ctx(ctx)
-	if st := c.stmt(ctx, query); st != nil {
+	if st := c.stmts.get(query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return c.tx.QueryContext(ctx, query, args...)
+	return c.conn.QueryContext(ctx, query, args...)
 }
 
 func (c *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = c.ctx(ctx)
-	if st := c.stmt(ctx, query); st != nil {
+	if st := c.stmts.get(query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return c.tx.QueryRowContext(ctx, query, args...)
+	return c.conn.QueryRowContext(ctx, query, args...)
 }
 
 // PrepareContext prepares a statement for the transaction's own use (bulk
-// writes keep their chunk statements this way).
+// writes keep their chunk statements this way, and close them).
 func (c *cachedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	return c.tx.PrepareContext(c.ctx(ctx), query)
+	return c.conn.PrepareContext(c.ctx(ctx), query)
 }

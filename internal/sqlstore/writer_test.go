@@ -100,9 +100,10 @@ func TestGroupedWrites(t *testing.T) {
 		})
 	}
 	// Let every unit reach the queue, cancel unit 7 there, then release.
-	for deadline := time.Now().Add(10 * time.Second); s.QueuedWrites() < n; {
+	for deadline := time.Now().Add(10 * time.Second); s.PendingWrites() < n+1; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d units queued", s.QueuedWrites(), n)
+			close(hold)
+			t.Fatalf("%d of %d units queued", s.PendingWrites()-1, n)
 		}
 		time.Sleep(time.Millisecond)
 	}
