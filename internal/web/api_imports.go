@@ -32,12 +32,11 @@ type orgRoute func(pattern string, h func(http.ResponseWriter, *http.Request, in
 // reason). Commit is asynchronous too: 202 with status committing, then
 // committed.
 //
-// The upload is registered without the Idempotency-Key wrapper, which
-// buffers bodies of at most 1 MB; repeating an upload makes a second
-// batch that creates nothing until it is committed.
+// With an Idempotency-Key the upload is spooled once more before it is
+// read, so that a repeated upload answers the first one's batch.
 func (s *server) importRoutes(org, post orgRoute) {
 	api := s.imports
-	org("POST /api/v1/orgs/{org}/imports", api.upload)
+	org("POST /api/v1/orgs/{org}/imports", s.idempotentUpload(api.maxBytes, api.upload))
 	org("GET /api/v1/orgs/{org}/imports/{id}", api.get)
 	org("GET /api/v1/orgs/{org}/imports/{id}/rows", api.rows)
 	post("POST /api/v1/orgs/{org}/imports/{id}/commit", api.commit)
@@ -153,7 +152,7 @@ func (api *importAPI) spool(w http.ResponseWriter, r *http.Request) (_ *spooledU
 		return nil, errorf(codeUnsupportedFile, "send the file as multipart/form-data, in the field \"file\"")
 	}
 	maxBytes := api.maxBytes()
-	r.Body = http.MaxBytesReader(w, r.Body, maxBytes+1<<20) // the file plus the option fields
+	r.Body = http.MaxBytesReader(w, r.Body, maxBytes+1<<20) // the file plus the option fields (as in multipartBody)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, errorf(invite.CodeValidation, "the body is not a valid multipart form")

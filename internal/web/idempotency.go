@@ -5,8 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -41,6 +46,106 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // answered, without doing anything again; the same key with another body
 // is refused; a request still running with the key answers 409.
 func (s *server) idempotent(h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
+	return s.idempotentBy(jsonBody, h)
+}
+
+// idempotentUpload is idempotent for a multipart upload of a file of at
+// most fileMax() bytes: see multipartBody.
+func (s *server) idempotentUpload(fileMax func() int64, h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
+	return s.idempotentBy(multipartBody(fileMax), h)
+}
+
+// readBody reads a request's body for Idempotency-Key: it returns the sum
+// that tells one request from another and leaves r.Body reading the same
+// bytes again; done releases what that holds.
+type readBody func(w http.ResponseWriter, r *http.Request) (sum string, done func(), err error)
+
+// jsonBody keeps a body of at most maxBody bytes in memory and sums it
+// whole.
+func jsonBody(w http.ResponseWriter, r *http.Request) (string, func(), error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return "", nil, decodeError(err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
+	return hex.EncodeToString(sum[:]), func() {}, nil
+}
+
+// multipartBody spools a multipart body (a file of at most fileMax() bytes
+// and option fields of at most 1 MB together) to a temporary file and sums its parts (names, file names and contents), not
+// its bytes: a client sending the same form again draws a new boundary,
+// and it is still the same request. A body that is not a multipart form
+// is summed whole; the handler then refuses it.
+func multipartBody(fileMax func() int64) readBody {
+	return func(w http.ResponseWriter, r *http.Request) (_ string, _ func(), err error) {
+		f, err := os.CreateTemp("", "usher-upload-*")
+		if err != nil {
+			return "", nil, err
+		}
+		done := func() {
+			f.Close()
+			os.Remove(f.Name())
+		}
+		defer func() {
+			if err != nil {
+				done()
+			}
+		}()
+		if _, err := io.Copy(f, http.MaxBytesReader(w, r.Body, fileMax()+1<<20)); err != nil {
+			return "", nil, uploadError(err, fileMax())
+		}
+		h := sha256.New()
+		io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+		if err := sumParts(h, f, r.Header.Get("Content-Type")); err != nil {
+			h.Reset()
+			io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return "", nil, err
+			}
+			if _, err := io.Copy(h, f); err != nil {
+				return "", nil, err
+			}
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", nil, err
+		}
+		r.Body = f
+		return hex.EncodeToString(h.Sum(nil)), done, nil
+	}
+}
+
+// sumParts writes to h, for each part of the multipart body in f, the
+// lengths and values of its form name and file name and the sum of its
+// content.
+func sumParts(h io.Writer, f io.ReadSeeker, contentType string) error {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return errors.New("not a multipart form")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	mr := multipart.NewReader(f, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		content := sha256.New()
+		if _, err := io.Copy(content, part); err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%d:%s%d:%s", len(part.FormName()), part.FormName(), len(part.FileName()), part.FileName())
+		h.Write(content.Sum(nil))
+	}
+}
+
+// idempotentBy is idempotent, reading the body with read.
+func (s *server) idempotentBy(read readBody, h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
 	return func(w http.ResponseWriter, r *http.Request, a invite.Actor) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
@@ -51,23 +156,23 @@ func (s *server) idempotent(h func(http.ResponseWriter, *http.Request, invite.Ac
 			s.fail(w, r, errorf(invite.CodeValidation, "Idempotency-Key must be at most 255 characters"))
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		sum, done, err := read(w, r)
 		if err != nil {
-			s.fail(w, r, decodeError(err))
+			s.fail(w, r, err)
 			return
 		}
-		sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
+		defer done()
 		scope := "user:" + a.UserID
 		if a.KeyID != "" {
 			scope = "key:" + a.KeyID
 		}
-		prior, err := s.store.BeginIdempotent(r.Context(), scope, key, hex.EncodeToString(sum[:]), s.svc.Now(), idempotencyWindow)
+		prior, err := s.store.BeginIdempotent(r.Context(), scope, key, sum, s.svc.Now(), idempotencyWindow)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		switch {
-		case prior != nil && prior.RequestHash != hex.EncodeToString(sum[:]):
+		case prior != nil && prior.RequestHash != sum:
 			s.fail(w, r, errorf(codeIdempotencyConflict, "this Idempotency-Key was used with a different request"))
 			return
 		case prior != nil && prior.Status == 0:
@@ -81,7 +186,6 @@ func (s *server) idempotent(h func(http.ResponseWriter, *http.Request, invite.Ac
 			w.Write(prior.Body)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		buf := &bufferedWriter{header: w.Header()}
 		h(buf, r, a)
 		// The claim is settled even if the client went away meanwhile.

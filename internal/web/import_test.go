@@ -74,6 +74,12 @@ func fixtureXLSX(t *testing.T, rows [][]string) []byte {
 // "cookie:" header value.
 func (ev *env) upload(auth, filename string, content []byte, fields ...string) response {
 	ev.t.Helper()
+	return ev.uploadKeyed(auth, "", filename, content, fields...)
+}
+
+// uploadKeyed is upload with an Idempotency-Key (none if empty).
+func (ev *env) uploadKeyed(auth, key, filename string, content []byte, fields ...string) response {
+	ev.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for i := 0; i+1 < len(fields); i += 2 {
@@ -90,6 +96,9 @@ func (ev *env) upload(auth, filename string, content []byte, fields ...string) r
 		ev.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	if c, ok := strings.CutPrefix(auth, "cookie:"); ok {
 		req.Header.Set("Cookie", c)
 	} else if auth != "" {
@@ -241,6 +250,50 @@ func TestImportPreviewAndCommit(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestImportUploadIdempotent: an upload repeated with its Idempotency-Key
+// (the client drawing a new multipart boundary) answers the first one's
+// batch and starts no other; the key with another file is refused, and
+// a file over the limit is refused before anything is recorded.
+func TestImportUploadIdempotent(t *testing.T) {
+	ev := newEnv(t, storetest.Engines()[0])
+	content := fixtureCSV(t, [][]string{{"email"}, {"ana@example.com"}, {"bob@example.com"}})
+	batches := func() int {
+		var n int
+		if err := ev.store.DB().QueryRow(`SELECT count(*) FROM imports`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := ev.uploadKeyed(ev.key, "k1", "people.csv", content, "message", "Welcome!")
+	m := ev.want(first, 202, "")
+	id, _ := m["id"].(string)
+	again := ev.uploadKeyed(ev.key, "k1", "people.csv", content, "message", "Welcome!")
+	ev.want(again, 202, "")
+	if again.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.Body, first.Body) {
+		t.Errorf("the repeated upload answered %s (replayed %q), want %s", again.Body, again.Header.Get("Idempotent-Replayed"), first.Body)
+	}
+	if n := batches(); n != 1 {
+		t.Errorf("%d batches after an upload and its repetition, want 1", n)
+	}
+	ev.want(ev.uploadKeyed(ev.key, "k1", "people.csv", content, "message", "Hello!"), 422, "idempotency_conflict")
+	ev.want(ev.uploadKeyed(ev.key, "k1", "other.csv", content, "message", "Welcome!"), 422, "idempotency_conflict")
+	other := ev.want(ev.uploadKeyed(ev.key, "k2", "people.csv", content, "message", "Welcome!"), 202, "")
+	if other["id"] == id {
+		t.Error("another key answered the first batch")
+	}
+	if m := ev.waitImport(id); m["status"] != "previewed" {
+		t.Errorf("the first batch is %v", m["status"])
+	}
+	big := bytes.Repeat([]byte("x"), 21<<20+1)
+	ev.want(ev.uploadKeyed(ev.key, "k3", "big.csv", big), 413, "payload_too_large")
+	if n := batches(); n != 2 {
+		t.Errorf("%d batches, want 2", n)
+	}
+	// Nothing of the refused one was kept: the same key with a small file
+	// runs.
+	ev.want(ev.uploadKeyed(ev.key, "k3", "people.csv", content), 202, "")
 }
 
 func TestImportRefusals(t *testing.T) {
