@@ -522,6 +522,7 @@ func (s *Service) open(inv *Invitation, r *resolved, actor Actor) (token string,
 		inv.ExpiresAt = now.Add(r.validity) // kept as the validity to apply when sent
 	}
 	ev = s.newEvent(inv, "created", "", actor, "")
+	ev.At = now // the moment of creation, to the nanosecond
 	if inv.DeliveryStatus == DeliveryQueued {
 		mail = s.invitationMail(inv, MailInvitation)
 	}

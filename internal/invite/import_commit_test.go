@@ -222,7 +222,7 @@ func TestImportCommitSetBasedMatchesRowByRow(t *testing.T) {
 				token_nonce IS NOT NULL, length(token_hash), length(token_nonce), search, mail_due, version
 				FROM invitations WHERE org_id = $1 AND source = 'import' ORDER BY email`,
 			`SELECT i.email, e.at, e.type, e.from_status, e.to_status, e.actor_id, e.actor, e.detail, length(e.id)
-				FROM invitation_events e JOIN invitations i ON i.id = e.invitation_id
+				FROM ` + allEvents + ` e JOIN invitations i ON i.id = e.invitation_id
 				WHERE e.org_id = $1 AND i.source = 'import' ORDER BY i.email, e.id`,
 			`SELECT o.kind, o.recipient, o.user_id, o.data, o.created_at, o.due_at, o.status, o.attempts, length(o.id)
 				FROM outbox o JOIN invitations i ON i.id = o.invitation_id
@@ -242,7 +242,7 @@ func TestImportCommitSetBasedMatchesRowByRow(t *testing.T) {
 		// Event and email ids are UUIDv7, distinct, in the order of their
 		// invitations' (row order).
 		for _, q := range []string{
-			`SELECT e.id FROM invitation_events e JOIN invitations i ON i.id = e.invitation_id WHERE i.import_id = $1 ORDER BY i.id`,
+			`SELECT e.id FROM ` + allEvents + ` e JOIN invitations i ON i.id = e.invitation_id WHERE i.import_id = $1 ORDER BY i.id`,
 			`SELECT o.id FROM outbox o JOIN invitations i ON i.id = o.invitation_id WHERE i.import_id = $1 ORDER BY i.id`,
 		} {
 			rows, err := db.QueryContext(b.ctx, q, setBased.ID)
@@ -288,3 +288,9 @@ func TestImportCommitAllowedDomains(t *testing.T) {
 		}
 	})
 }
+
+// allEvents are the events of invitation_events and those recorded on
+// invitation rows (created_by), as one table.
+const allEvents = `(SELECT id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail
+	FROM invitation_events UNION ALL SELECT id, id, org_id, created_at, 'created', '', created_status,
+	created_by_id, created_by, created_detail FROM invitations WHERE created_by IS NOT NULL)`

@@ -106,17 +106,10 @@ func (t *tx) UnplanImportRows(ctx context.Context, importID string, lines []int)
 }
 
 // CreateImportInvitations creates the invitations of the batch's plain
-// rows in four statements: invitations (skipping an address invited
-// meanwhile by someone else, whose row becomes already_invited), their
-// groups (joined by name, as the rows spell them), their created events
-// and their emails.
-//
-// Events and emails need ids of their own, time-ordered like every id
-// (invite.NewID, UUIDv7), and SQL cannot draw those: each statement takes
-// one fresh id and replaces its last 48 bits (random in a UUIDv7) with the
-// row's line. The ids stay unique (the lines are; the first 80 bits come
-// from a fresh id, whose timestamp and counter no other id of this process
-// shares) and sort in row order after every earlier id.
+// rows in two statements: invitations, with their created events and
+// their emails on the row (skipping an address invited meanwhile by
+// someone else, whose row becomes already_invited), and their groups
+// (joined by name, as the rows spell them).
 func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate) (int, error) {
 	ph := func(i int) string { return fmt.Sprintf("$%d", i) }
 	// PostgreSQL types a parameter in a SELECT list as text unless told.
@@ -141,14 +134,17 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 	}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO invitations (id, org_id, email, first_name, last_name, username, language,
 		role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at, send_count,
-		expires_at, delivery_status, token_hash, token_nonce, search, mail_due, version)
+		expires_at, delivery_status, token_hash, token_nonce, search, mail_due,
+		created_by_id, created_by, created_status, created_detail, version)
 		SELECT r.invitation_id, `+ph(2)+`, r.email, r.first_name, r.last_name, '', r.language,
 		COALESCE(NULLIF(r.role, ''), `+ph(3)+`), r.is_admin, `+ph(4)+`, `+ph(5)+`, `+ph(6)+`, `+ph(7)+`, r.import_id,
-		`+ts(8)+`, `+ts(8)+`, `+ts(8)+`, `+num(9)+`, `+ts(10)+`, `+ph(11)+`, r.token_hash, r.token_nonce, r.search, `+ts(12)+`, 1
+		`+ts(8)+`, `+ts(8)+`, `+ts(8)+`, `+num(9)+`, `+ts(10)+`, `+ph(11)+`, r.token_hash, r.token_nonce, r.search, `+ts(12)+`,
+		`+ph(13)+`, `+ph(14)+`, `+ph(5)+`, `+ph(15)+`, 1
 		FROM import_rows r WHERE `+plain+` ORDER BY r.line
 		ON CONFLICT DO NOTHING`,
 		c.ImportID, c.OrgID, account.RoleMember, c.Message, string(invite.StatusPending), null(c.InviterID),
-		invite.SourceImport, t.t(c.Now), sends, t.t(c.ExpiresAt), delivery, t.t(mailDue))
+		invite.SourceImport, t.t(c.Now), sends, t.t(c.ExpiresAt), delivery, t.t(mailDue),
+		null(c.ActorID), c.Actor, c.EventDetail)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
 	}
@@ -176,26 +172,7 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 		SELECT r.invitation_id, g.id `+groups+` ORDER BY r.line`, c.ImportID, c.OrgID); err != nil {
 		return 0, fmt.Errorf("sqlstore: create import invitation groups: %w", err)
 	}
-	if _, err := t.q.ExecContext(ctx, `INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status,
-		to_status, actor_id, actor, detail)
-		SELECT `+t.impLineID(ph(2))+`, r.invitation_id, `+ph(3)+`, `+ts(4)+`, 'created', '', `+ph(5)+`, `+ph(6)+`, `+ph(7)+`, `+ph(8)+`
-		FROM import_rows r WHERE `+plain+` ORDER BY r.line`,
-		c.ImportID, impIDPrefix(), c.OrgID, t.t(c.Now), string(invite.StatusPending), null(c.ActorID), c.Actor,
-		c.EventDetail); err != nil {
-		return 0, fmt.Errorf("sqlstore: create import events: %w", err)
-	}
 	return created, nil
-}
-
-// impIDPrefix is the first 24 characters (80 bits, with the dashes) of a
-// fresh id; impLineID completes it with a row's line as 12 hex digits.
-func impIDPrefix() string { return invite.NewID()[:24] }
-
-func (t *tx) impLineID(prefix string) string {
-	if t.d == SQLite {
-		return prefix + ` || printf('%012x', r.line)`
-	}
-	return prefix + `::text || lpad(to_hex(r.line), 12, '0')`
 }
 
 func (t *tx) ImportRechecks(ctx context.Context, r invite.ImportRecheck) ([]invite.ImportRow, error) {

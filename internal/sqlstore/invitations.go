@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -60,18 +61,21 @@ func metadataText(m json.RawMessage) string {
 }
 
 // invitationCols are the columns an invitation is inserted with, bound to
-// $1…$35 in this order (invitationArgs).
+// $1…$39 in this order (invitationArgs).
 const invitationCols = `id, org_id, email, first_name, last_name, username,
 	language, role, admin, message, status, inviter_id, source, import_id, created_at, updated_at, sent_at,
 	send_count, expires_at, reminded_steps, accepted_at, accepted_user_id, external_user_id, decided_at, decided_by,
 	revoked_at, delivery_status, delivery_error, delivered_at, redirect_url, metadata, token_hash, token_nonce,
-	search, mail_due, version`
+	search, mail_due, created_by_id, created_by, created_status, created_detail, version`
+
+// invitationParams is how many parameters invitationCols take.
+const invitationParams = 39
 
 // insertInvitation inserts an invitation unless the organization has a
 // live one for the email (a no-op then).
 const insertInvitation = `INSERT INTO invitations (` + invitationCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-	$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, 1)
+	$23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, 1)
 	ON CONFLICT DO NOTHING`
 
 // insertNewInvitation is insertInvitation, a no-op too when an account
@@ -87,7 +91,7 @@ var insertNewInvitation = map[Dialect]string{
 func newInvitationSQL(casts map[int]string) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO invitations (` + invitationCols + `) SELECT `)
-	for i := 1; i <= 35; i++ {
+	for i := 1; i <= invitationParams; i++ {
 		fmt.Fprintf(&b, "$%d", i)
 		if c := casts[i]; c != "" {
 			b.WriteString("::" + c)
@@ -99,14 +103,19 @@ func newInvitationSQL(casts map[int]string) string {
 }
 
 // invitationArgs are inv's values for invitationCols; mailDue is when its
-// email is due (zero: none; see mailOnRow).
-func (t *tx) invitationArgs(inv *invite.Invitation, mailDue time.Time) []any {
+// email is due (zero: none; see mailOnRow), created its created event when
+// that is recorded on the row (nil: none; see eventOnRow).
+func (t *tx) invitationArgs(inv *invite.Invitation, mailDue time.Time, created *invite.Event) []any {
+	var byID, by, status, detail any
+	if created != nil {
+		byID, by, status, detail = null(created.ActorID), created.Actor, string(created.To), created.Detail
+	}
 	return []any{inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
 		inv.Message, string(inv.Status), null(inv.InviterID), inv.Source, null(inv.ImportID), t.t(inv.CreatedAt),
 		t.t(inv.UpdatedAt), t.t(inv.SentAt), inv.SendCount, t.t(inv.ExpiresAt), inv.RemindedSteps, t.t(inv.AcceptedAt),
 		null(inv.AcceptedUserID), null(inv.ExternalUserID), t.t(inv.DecidedAt), null(inv.DecidedBy), t.t(inv.RevokedAt),
 		inv.DeliveryStatus, inv.DeliveryError, t.t(inv.DeliveredAt), inv.RedirectURL, metadataText(inv.Metadata),
-		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv), t.t(mailDue)}
+		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv), t.t(mailDue), byID, by, status, detail}
 }
 
 // mailOnRow tells whether mail, due with inv's creation, is recorded on
@@ -117,13 +126,22 @@ func mailOnRow(inv *invite.Invitation, mail *invite.Email) bool {
 		mail.UserID == "" && len(mail.Data) == 0 && mail.To == inv.Email
 }
 
-func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
-	return t.insertInvitation(ctx, inv, insertInvitation, time.Time{})
+// eventOnRow tells whether ev, written with inv's creation, is recorded on
+// the invitation row (created_by, migration 00007) rather than in
+// invitation_events: an invitation's own created event, at its creation,
+// always is. Its id is then the invitation's.
+func eventOnRow(inv *invite.Invitation, ev *invite.Event) bool {
+	return ev != nil && ev.Type == "created" && ev.InvitationID == inv.ID && ev.OrgID == inv.OrgID &&
+		ev.From == "" && ev.At.Equal(inv.CreatedAt)
 }
 
-func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string, mailDue time.Time) error {
+func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
+	return t.insertInvitation(ctx, inv, insertInvitation, time.Time{}, nil)
+}
+
+func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string, mailDue time.Time, created *invite.Event) error {
 	inv.Version = 1
-	res, err := t.q.ExecContext(ctx, q, t.invitationArgs(inv, mailDue)...)
+	res, err := t.q.ExecContext(ctx, q, t.invitationArgs(inv, mailDue, created)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert invitation: %w", err)
 	}
@@ -148,26 +166,24 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	if mailOnRow(inv, mail) {
 		mailDue, mail = mail.DueAt, nil
 	}
+	var created *invite.Event
+	if eventOnRow(inv, ev) {
+		created, ev = ev, nil
+	}
 	if t.d == SQLite {
 		// No data-modifying WITH in SQLite, and no round trips to save.
-		err := t.insertInvitation(ctx, inv, q, mailDue)
+		err := t.insertInvitation(ctx, inv, q, mailDue, created)
 		if errors.Is(err, invite.ErrConflict) && newEmail {
 			return t.whyNotInserted(ctx, inv.Email)
 		}
 		if err != nil {
 			return err
 		}
-		if err := t.AddEvent(ctx, ev); err != nil {
-			return err
-		}
-		if mail == nil {
-			return nil
-		}
-		return t.EnqueueEmail(ctx, mail)
+		return t.addAfter(ctx, inv, created, ev, mail)
 	}
 	// PostgreSQL: one statement, one round trip.
 	inv.Version = 1
-	args := append(t.invitationArgs(inv, mailDue), ev.ID, t.t(ev.At), ev.Type, string(ev.From), string(ev.To), null(ev.ActorID), ev.Actor, ev.Detail)
+	args := t.invitationArgs(inv, mailDue, created)
 	orgOK := "TRUE"
 	if org != nil {
 		if !newEmail {
@@ -178,9 +194,7 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 		args = append(args, org.org.Slug, org.settings)
 		q = strings.Replace(q, " ON CONFLICT", " AND "+orgOK+" ON CONFLICT", 1)
 	}
-	with := `WITH i AS (` + q + ` RETURNING id),
-	e AS (INSERT INTO invitation_events (id, invitation_id, org_id, at, type, from_status, to_status, actor_id, actor, detail)
-		SELECT $36, i.id, $2, $37::timestamptz, $38, $39, $40, $41, $42, $43 FROM i)`
+	with := `WITH i AS (` + q + ` RETURNING id)`
 	var n int
 	var user, orgSame bool
 	if err := t.q.QueryRowContext(ctx, with+` SELECT (SELECT count(*) FROM i), EXISTS (SELECT 1 FROM users WHERE email = $3), `+orgOK,
@@ -195,12 +209,28 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	case n == 0:
 		return invite.ErrConflict
 	}
-	if mail != nil {
-		if err := t.EnqueueEmail(ctx, mail); err != nil {
+	if err := t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false); err != nil {
+		return err
+	}
+	return t.addAfter(ctx, inv, created, ev, mail)
+}
+
+// addAfter writes what is written with a new invitation beside its row:
+// its event unless the row holds it (created, whose id becomes the
+// invitation's), and its email (nil for none, or on the row).
+func (t *tx) addAfter(ctx context.Context, inv *invite.Invitation, created, ev *invite.Event, mail *invite.Email) error {
+	if created != nil {
+		created.ID = inv.ID
+	}
+	if ev != nil {
+		if err := t.AddEvent(ctx, ev); err != nil {
 			return err
 		}
 	}
-	return t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false)
+	if mail == nil {
+		return nil
+	}
+	return t.EnqueueEmail(ctx, mail)
 }
 
 // whyNotInserted tells an account with the email from a live invitation.
@@ -486,7 +516,11 @@ func (t *tx) AddEvent(ctx context.Context, e *invite.Event) error {
 
 func (t *tx) Events(ctx context.Context, invitationID string) ([]invite.Event, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT id, invitation_id, org_id, at, type, from_status, to_status, actor_id,
-		actor, detail FROM invitation_events WHERE invitation_id = $1 ORDER BY at, id`, invitationID)
+		actor, detail FROM invitation_events WHERE invitation_id = $1
+		UNION ALL
+		SELECT id, id, org_id, created_at, 'created', '', created_status, created_by_id, created_by, created_detail
+		FROM invitations WHERE id = $1 AND created_by IS NOT NULL
+		ORDER BY 4, 1`, invitationID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: events: %w", err)
 	}
@@ -514,7 +548,9 @@ func (t *tx) AddAudit(ctx context.Context, a *invite.AuditEntry) error {
 }
 
 // Audit lists administrative actions and invitation transitions together,
-// newest first (ids are time-ordered).
+// newest first (ids are time-ordered). Each of the three sources (the
+// log, the events table, the created events on invitation rows) gives at
+// most limit entries by its own index, and those are merged.
 func (t *tx) Audit(ctx context.Context, orgID string, limit int, before string) ([]invite.AuditEntry, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
@@ -522,12 +558,19 @@ func (t *tx) Audit(ctx context.Context, orgID string, limit int, before string) 
 	if before == "" {
 		before = "~" // sorts after every id
 	}
-	rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`SELECT id, at, actor, action, target, detail FROM (
-		SELECT id, at, actor, action, target, detail FROM audit_log WHERE org_id = $1 AND id < $2
+	rows, err := t.q.QueryContext(ctx, strings.ReplaceAll(`SELECT id, at, actor, action, target, detail FROM (
+		SELECT * FROM (SELECT id, at, actor, action, target, detail FROM audit_log
+			WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT {n}) l
 		UNION ALL
-		SELECT e.id, e.at, e.actor, 'invitation.' || e.type, i.email, e.from_status || ' → ' || e.to_status
-		FROM invitation_events e JOIN invitations i ON i.id = e.invitation_id WHERE e.org_id = $1 AND e.id < $2
-		) a ORDER BY id DESC LIMIT %d`, limit), orgID, before)
+		SELECT * FROM (SELECT e.id, e.at, e.actor, 'invitation.' || e.type AS action, i.email AS target,
+			e.from_status || ' → ' || e.to_status AS detail
+			FROM invitation_events e JOIN invitations i ON i.id = e.invitation_id
+			WHERE e.org_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT {n}) e
+		UNION ALL
+		SELECT * FROM (SELECT id, created_at AS at, created_by AS actor, 'invitation.created' AS action, email AS target,
+			' → ' || created_status AS detail FROM invitations
+			WHERE org_id = $1 AND id < $2 AND created_by IS NOT NULL ORDER BY id DESC LIMIT {n}) c
+		) a ORDER BY id DESC LIMIT {n}`, "{n}", strconv.Itoa(limit)), orgID, before)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: audit: %w", err)
 	}

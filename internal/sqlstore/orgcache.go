@@ -89,16 +89,16 @@ func (s *Store) CachedOrg(slug string) (*account.Organization, bool) {
 var errOrgChanged = fmt.Errorf("%w: the organization changed", invite.ErrConflict)
 
 // CreateInvitationAlone writes inv, its created event ev and its email
-// (nil for none) in one statement outside any transaction, if org (from
-// CachedOrg) is unchanged, the address has no account and the
-// organization no live invitation for it. Otherwise it writes nothing and
+// (nil for none), all on the invitation row, in one statement outside any
+// transaction, if org (from CachedOrg) is unchanged, the address has no
+// account and the organization no live invitation for it. Otherwise it writes nothing and
 // answers invite.ErrUserExists or invite.ErrConflict.
 func (s *Store) CreateInvitationAlone(ctx context.Context, org *account.Organization, inv *invite.Invitation, ev *invite.Event, mail *invite.Email) error {
 	e, ok := s.orgs.get(org.Slug)
 	if !ok || e.org.ID != org.ID || s.dialect != Postgres {
 		return errOrgChanged
 	}
-	if len(inv.GroupIDs) > 0 || (mail != nil && !mailOnRow(inv, mail)) {
+	if len(inv.GroupIDs) > 0 || (mail != nil && !mailOnRow(inv, mail)) || !eventOnRow(inv, ev) {
 		return errors.New("sqlstore: this invitation takes a transaction")
 	}
 	t := &tx{q: s.write, d: s.dialect}
