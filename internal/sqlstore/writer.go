@@ -228,6 +228,7 @@ func (w *writer) release() {
 func (w *writer) begin() (*cachedTx, error) {
 	q := &cachedTx{conn: w.conn, stmts: w.stmts}
 	if _, err := q.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		w.release() // whatever state it is in, the next transaction starts on a fresh one
 		return nil, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	return q, nil
@@ -242,9 +243,12 @@ func (w *writer) end(q *cachedTx, err error) error {
 		err = fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	// SQLite has rolled back by itself after some failures; a ROLLBACK
-	// then finds no transaction, which is what it was for.
+	// then finds no transaction, which is what it was for. Should it fail
+	// otherwise, closing the connection rolls back.
 	q.cancel = nil
-	q.ExecContext(bg, "ROLLBACK")
+	if _, rerr := q.ExecContext(bg, "ROLLBACK"); rerr != nil {
+		w.release()
+	}
 	return err
 }
 
