@@ -14,14 +14,22 @@ func TestSearch(t *testing.T) {
 		b.invite(t, "ana.silva@example.com", invite.Options{FirstName: "Ana", LastName: "Silva"})
 		b.invite(t, "bob_100%@example.org", invite.Options{FirstName: "Bob"})
 		carla := b.invite(t, "carla@example.net", invite.Options{FirstName: "Carla", LastName: "Peeters"})
+		// Every trigram of "silvera" without the word: the index finds
+		// it, and LIKE sets it aside.
+		b.invite(t, "dirk@example.com", invite.Options{FirstName: "Silv", LastName: "Ilvera"})
+		b.invite(t, "élise@example.com", invite.Options{FirstName: "Élise", LastName: "Ünal"})
 		cases := map[string][]string{
+			"silvera":     nil,
+			"ilvera":      {"dirk@example.com"},
+			"ÉLISE ün":    {"élise@example.com"},
+			"ise@":        {"élise@example.com"},
 			"SILVA":       {"ana.silva@example.com"},
 			"ana":         {"ana.silva@example.com"},
 			"example.org": {"bob_100%@example.org"},
 			"_100%":       {"bob_100%@example.org"},
 			"0%":          {"bob_100%@example.org"},
 			"peet":        {"carla@example.net"},
-			"xa":          {"ana.silva@example.com", "bob_100%@example.org", "carla@example.net"},
+			"xa":          {"ana.silva@example.com", "bob_100%@example.org", "carla@example.net", "dirk@example.com", "élise@example.com"},
 			"nobody":      nil,
 		}
 		for q, want := range cases {

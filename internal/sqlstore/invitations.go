@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -593,27 +592,61 @@ const ftsDriven = 2000
 
 // searchPredicate is the WHERE term that finds q in the email or names.
 // PostgreSQL's planner uses its trigram index for LIKE by itself (and
-// escapes with a backslash by default). On SQLite the FTS5 trigram index
-// finds a quoted phrase as a substring, case-insensitively, for three
-// characters or more — its LIKE support would not use the index with an
-// ESCAPE clause — and a quick capped count of its matches chooses between
-// letting it drive and walking the rows.
+// escapes with a backslash by default). On SQLite, for three characters
+// or more, the FTS5 trigram index finds the rows holding every trigram of
+// q (it keeps no positions: migration 00008), and LIKE confirms them; its
+// own LIKE support would not use the index with an ESCAPE clause. A quick
+// capped count of the index's matches chooses between letting it drive
+// and walking the rows.
 func (t *tx) searchPredicate(ctx context.Context, q string, arg func(any) string) (string, error) {
-	like := "%" + escapeLike(q) + "%"
+	pattern := "%" + escapeLike(q) + "%"
 	if t.d == Postgres {
-		return `i.search LIKE ` + arg(like), nil
+		return `i.search LIKE ` + arg(pattern), nil
 	}
-	if utf8.RuneCountInString(q) >= 3 {
-		phrase := `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
+	if match := trigrams(q); match != "" {
 		var n int
 		err := t.q.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM invitations_search
-			WHERE invitations_search MATCH $1 LIMIT %d)`, ftsDriven+1), phrase).Scan(&n)
+			WHERE invitations_search MATCH $1 LIMIT %d)`, ftsDriven+1), match).Scan(&n)
 		if err != nil {
 			return "", fmt.Errorf("sqlstore: search: %w", err)
 		}
 		if n <= ftsDriven {
-			return `i.seq IN (SELECT rowid FROM invitations_search WHERE invitations_search MATCH ` + arg(phrase) + `)`, nil
+			return `i.seq IN (SELECT rowid FROM invitations_search WHERE invitations_search MATCH ` + arg(match) +
+				`) AND i.search LIKE ` + arg(pattern) + ` ESCAPE '\'`, nil
 		}
 	}
-	return `i.search LIKE ` + arg(like) + ` ESCAPE '\'`, nil
+	return `i.search LIKE ` + arg(pattern) + ` ESCAPE '\'`, nil
+}
+
+// trigrams is the FTS5 query for rows holding trigrams of q that cover
+// it: every third one and the last, each a quoted string (the index folds
+// case as it did when indexing). The overlapping ones would only narrow
+// the candidates further, at the cost of reading their rows; LIKE decides.
+// It is "" when q has fewer than three characters.
+func trigrams(q string) string {
+	r := []rune(q)
+	if len(r) < 3 {
+		return ""
+	}
+	var at []int
+	for i := 0; i+3 <= len(r); i += 3 {
+		at = append(at, i)
+	}
+	if last := len(r) - 3; at[len(at)-1] != last {
+		at = append(at, last)
+	}
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, i := range at {
+		g := string(r[i : i+3])
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		if b.Len() > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(`"` + strings.ReplaceAll(g, `"`, `""`) + `"`)
+	}
+	return b.String()
 }
