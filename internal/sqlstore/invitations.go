@@ -154,8 +154,8 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	return t.createInvitation(ctx, inv, ev, mail, newEmail, nil)
 }
 
-// createInvitation is CreateInvitation, on PostgreSQL also guarded by the
-// organization as cached (orgcache.go) when org is not nil.
+// createInvitation is CreateInvitation, also guarded by the organization
+// as cached (orgcache.go) when org is not nil.
 func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *invite.Event, mail *invite.Email, newEmail bool, org *cachedOrg) error {
 	q := insertInvitation
 	if newEmail {
@@ -169,18 +169,6 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	if eventOnRow(inv, ev) {
 		created, ev = ev, nil
 	}
-	if t.d == SQLite {
-		// No data-modifying WITH in SQLite, and no round trips to save.
-		err := t.insertInvitation(ctx, inv, q, mailDue, created)
-		if errors.Is(err, invite.ErrConflict) && newEmail {
-			return t.whyNotInserted(ctx, inv.Email)
-		}
-		if err != nil {
-			return err
-		}
-		return t.addAfter(ctx, inv, created, ev, mail)
-	}
-	// PostgreSQL: one statement, one round trip.
 	inv.Version = 1
 	args := t.invitationArgs(inv, mailDue, created)
 	orgOK := "TRUE"
@@ -193,6 +181,25 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 		args = append(args, org.org.Slug, org.settings)
 		q = strings.Replace(q, " ON CONFLICT", " AND "+orgOK+" ON CONFLICT", 1)
 	}
+	if t.d == SQLite {
+		// No data-modifying WITH in SQLite, and no round trips to save:
+		// why nothing was written is asked only when nothing was.
+		res, err := t.q.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("sqlstore: insert invitation: %w", err)
+		}
+		if err := affected(res, nil, invite.ErrConflict); err != nil {
+			if newEmail {
+				return t.whyNotInserted(ctx, inv.Email, org)
+			}
+			return err
+		}
+		if err := t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false); err != nil {
+			return err
+		}
+		return t.addAfter(ctx, inv, created, ev, mail)
+	}
+	// PostgreSQL: one statement, one round trip.
 	with := `WITH i AS (` + q + ` RETURNING id)`
 	var n int
 	var user, orgSame bool
@@ -232,13 +239,24 @@ func (t *tx) addAfter(ctx context.Context, inv *invite.Invitation, created, ev *
 	return t.EnqueueEmail(ctx, mail)
 }
 
-// whyNotInserted tells an account with the email from a live invitation.
-func (t *tx) whyNotInserted(ctx context.Context, email string) error {
-	var user bool
-	if err := t.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, email).Scan(&user); err != nil {
+// whyNotInserted tells, for an insert of a new address's invitation that
+// wrote nothing, a changed organization (org, when the insert was guarded
+// by it) from an account with the email from a live invitation.
+func (t *tx) whyNotInserted(ctx context.Context, email string, org *cachedOrg) error {
+	q, args := `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1), TRUE`, []any{email}
+	if org != nil {
+		q = `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1),
+			EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $3 AND settings = $4)`
+		args = append(args, org.org.ID, org.org.Slug, org.settings)
+	}
+	var user, orgSame bool
+	if err := t.q.QueryRowContext(ctx, q, args...).Scan(&user, &orgSame); err != nil {
 		return fmt.Errorf("sqlstore: users: %w", err)
 	}
-	if user {
+	switch {
+	case !orgSame:
+		return errOrgChanged
+	case user:
 		return invite.ErrUserExists
 	}
 	return invite.ErrConflict

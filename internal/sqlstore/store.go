@@ -52,7 +52,7 @@ type Store struct {
 	// which takes concurrent transactions itself.
 	w *writer
 	// orgs remembers organizations as read, for CreateInvitationAlone
-	// (orgcache.go); nil on SQLite.
+	// (orgcache.go).
 	orgs *orgCache
 }
 
@@ -130,7 +130,8 @@ func connect(opts Options) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{dialect: SQLite, write: write, read: read, w: newWriter(write)}, nil
+	orgs := newOrgCache()
+	return &Store{dialect: SQLite, write: write, read: read, w: newWriter(write, orgs), orgs: orgs}, nil
 }
 
 // Dialect reports the engine.

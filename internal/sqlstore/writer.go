@@ -51,7 +51,10 @@ type writer struct {
 	db   *sql.DB
 	// conn is the writer's connection, taken from db at the first
 	// transaction (under mu) and given back when it breaks.
-	conn  *sql.Conn
+	conn *sql.Conn
+	// orgs is where the organizations its transactions read are
+	// remembered (orgcache.go).
+	orgs  *orgCache
 	reqs  chan *writeReq
 	quit  chan struct{}
 	done  chan struct{}
@@ -62,6 +65,9 @@ type writeReq struct {
 	ctx context.Context
 	fn  func(*tx) error
 	res chan error
+	// single says fn writes with one statement: alone, it runs without
+	// BEGIN and COMMIT, the statement being its own transaction.
+	single bool
 }
 
 // panicked carries a panic out of the writer to the caller's goroutine.
@@ -69,9 +75,10 @@ type panicked struct{ v any }
 
 func (p panicked) Error() string { return fmt.Sprint("sqlstore: panic in transaction: ", p.v) }
 
-func newWriter(db *sql.DB) *writer {
+func newWriter(db *sql.DB, orgs *orgCache) *writer {
 	w := &writer{
 		db:    db,
+		orgs:  orgs,
 		reqs:  make(chan *writeReq, maxGroup),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -83,10 +90,20 @@ func newWriter(db *sql.DB) *writer {
 
 // do runs fn in a write transaction, alone or with others.
 func (w *writer) do(ctx context.Context, fn func(*tx) error) error {
+	return w.run(&writeReq{ctx: ctx, fn: fn, res: make(chan error, 1)})
+}
+
+// doSingle runs fn, which writes with one statement (and may read after
+// it), as its own transaction when alone, or with others.
+func (w *writer) doSingle(ctx context.Context, fn func(*tx) error) error {
+	return w.run(&writeReq{ctx: ctx, fn: fn, res: make(chan error, 1), single: true})
+}
+
+func (w *writer) run(r *writeReq) error {
+	ctx := r.ctx
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &writeReq{ctx: ctx, fn: fn, res: make(chan error, 1)}
 	defer w.busy.Add(-1)
 	if w.busy.Add(1) == 1 && w.mu.TryLock() {
 		// No one to share a commit with, and handing the work to the
@@ -253,6 +270,13 @@ func (w *writer) end(q *cachedTx, err error) error {
 }
 
 func (w *writer) alone(r *writeReq) error {
+	if r.single {
+		// Between transactions the connection is in autocommit: the
+		// statement commits by itself, and nothing else writes meanwhile
+		// (the writer holds mu).
+		q := &cachedTx{conn: w.conn, stmts: w.stmts, cancel: r.ctx}
+		return mapErr(call(r.fn, &tx{q: q, d: SQLite, orgs: w.orgs}))
+	}
 	q, err := w.begin()
 	if err != nil {
 		return err
@@ -261,7 +285,7 @@ func (w *writer) alone(r *writeReq) error {
 	// a cancelled transaction is not committed even if the work ignored
 	// the statement's error.
 	q.cancel = r.ctx
-	err = call(r.fn, &tx{q: q, d: SQLite})
+	err = call(r.fn, &tx{q: q, d: SQLite, orgs: w.orgs})
 	if err == nil {
 		err = r.ctx.Err()
 	}
@@ -295,7 +319,7 @@ func (w *writer) together(live []*writeReq) []error {
 	if err != nil {
 		return fail(err)
 	}
-	t := &tx{q: q, d: SQLite}
+	t := &tx{q: q, d: SQLite, orgs: w.orgs}
 	for i, r := range live {
 		if _, err := q.ExecContext(bg, "SAVEPOINT unit"); err != nil {
 			return fail(w.end(q, fmt.Errorf("sqlstore: savepoint: %w", err)))
