@@ -72,11 +72,12 @@ func jsonBody(w http.ResponseWriter, r *http.Request) (string, func(), error) {
 	return hex.EncodeToString(sum[:]), func() {}, nil
 }
 
-// multipartBody spools a multipart body (a file of at most fileMax() bytes
-// and option fields of at most 1 MB together) to a temporary file and sums its parts (names, file names and contents), not
-// its bytes: a client sending the same form again draws a new boundary,
-// and it is still the same request. A body that is not a multipart form
-// is summed whole; the handler then refuses it.
+// multipartBody spools a multipart body (a file of at most fileMax()
+// bytes, and option fields of at most 1 MB together) to a temporary file
+// and sums its parts (names, file names and contents), not its bytes: a
+// client sending the same form again draws a new boundary, and it is
+// still the same request. A body that is not a multipart form is summed
+// whole; the handler then refuses it.
 func multipartBody(fileMax func() int64) readBody {
 	return func(w http.ResponseWriter, r *http.Request) (_ string, _ func(), err error) {
 		f, err := os.CreateTemp("", "usher-upload-*")
