@@ -59,31 +59,58 @@ func TestConcurrentAcceptsOneWins(t *testing.T) {
 	})
 }
 
+// TestConcurrentInvitesOneInvitation: 50 simultaneous invites of one
+// address make one invitation, from a signed-in owner (transactions) and
+// from an API key (one statement each once the organization is
+// remembered, in SQLite's shared transactions too).
 func TestConcurrentInvitesOneInvitation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
-		b := setup(t, e)
-		errs := race(50, func(int) error {
-			_, err := b.svc.Invite(b.ctx, b.owner, b.org.Slug, "same@x.test", invite.Options{})
-			return err
+		t.Run("owner", func(t *testing.T) {
+			b := setup(t, e)
+			concurrentInvites(t, b, b.owner)
 		})
-		ok := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case invite.CodeOf(err) != invite.CodeAlreadyInvited:
-				t.Errorf("Invite: error %v, want already_invited", err)
+		t.Run("api-key", func(t *testing.T) {
+			b := setup(t, e)
+			secret, _, err := b.svc.CreateAPIKey(b.ctx, b.org.Slug, "script", b.owner)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		page, err := b.svc.List(b.ctx, b.owner, b.org.Slug, invite.ListFilter{Query: "same@"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok != 1 || page.Total != 1 {
-			t.Fatalf("%d invites succeeded and %d invitations exist, want 1 and 1", ok, page.Total)
-		}
-		if n := len(b.outbox(t)); n != 1 {
-			t.Errorf("%d emails queued, want 1", n)
-		}
+			key, err := b.svc.AuthenticateKey(b.ctx, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The organization is remembered from here on.
+			if _, err := b.svc.Invite(b.ctx, key, b.org.Slug, "first@x.test", invite.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			b.outbox(t)
+			concurrentInvites(t, b, key)
+		})
 	})
+}
+
+func concurrentInvites(t *testing.T, b *bundle, actor invite.Actor) {
+	errs := race(50, func(int) error {
+		_, err := b.svc.Invite(b.ctx, actor, b.org.Slug, "same@x.test", invite.Options{})
+		return err
+	})
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case invite.CodeOf(err) != invite.CodeAlreadyInvited:
+			t.Errorf("Invite: error %v, want already_invited", err)
+		}
+	}
+	page, err := b.svc.List(b.ctx, b.owner, b.org.Slug, invite.ListFilter{Query: "same@"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != 1 || page.Total != 1 {
+		t.Fatalf("%d invites succeeded and %d invitations exist, want 1 and 1", ok, page.Total)
+	}
+	if n := len(b.outbox(t)); n != 1 {
+		t.Errorf("%d emails queued, want 1", n)
+	}
 }
