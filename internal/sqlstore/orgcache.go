@@ -14,16 +14,16 @@ import (
 // An invitation created through the API costs four statements in a
 // transaction (BEGIN, the organization, the write, COMMIT) where one could
 // do: the write is already a single statement. On PostgreSQL each is a
-// round trip; on SQLite BEGIN and COMMIT cost a fifth of the write.
+// round trip; on SQLite the other three add about a fifth to the write.
 // The store therefore remembers organizations as it last read them, and
-// CreateInvitationAlone writes an invitation in one statement outside a
-// transaction, guarded by the organization: the statement writes only if
-// the organization still has the slug and the settings (as stored, byte
-// for byte) that the invitation was checked against. A cached entry can
-// be stale, or even never committed (read by a transaction that rolled
-// back); the guard then fails and the caller takes the transactional path,
-// which reads the organization again. The cache decides only how often
-// the short path is taken, never what is written.
+// CreateInvitationAlone writes an invitation in one statement, guarded by
+// the organization: the statement writes only if the organization still
+// has the slug and the settings (as stored, byte for byte) that the
+// invitation was checked against. A cached entry can be stale, or even
+// never committed (read by a transaction that rolled back); the guard then
+// fails and the caller takes the transactional path, which reads the
+// organization again. The cache decides only how often the short path is
+// taken, never what is written.
 
 // maxCachedOrgs bounds the cache; a full one is emptied.
 const maxCachedOrgs = 4096
@@ -88,9 +88,10 @@ func (s *Store) CachedOrg(slug string) (*account.Organization, bool) {
 var errOrgChanged = fmt.Errorf("%w: the organization changed", invite.ErrConflict)
 
 // CreateInvitationAlone writes inv, its created event ev and its email
-// (nil for none), all on the invitation row, in one statement outside any
-// transaction, if org (from CachedOrg) is unchanged, the address has no
-// account and the organization no live invitation for it. Otherwise it writes nothing and
+// (nil for none), all on the invitation row, in one statement that is its
+// own transaction (on SQLite, or part of the writer's shared one), if org
+// (from CachedOrg) is unchanged, the address has no account and the
+// organization no live invitation for it. Otherwise it writes nothing and
 // answers invite.ErrUserExists or invite.ErrConflict.
 func (s *Store) CreateInvitationAlone(ctx context.Context, org *account.Organization, inv *invite.Invitation, ev *invite.Event, mail *invite.Email) error {
 	e, ok := s.orgs.get(org.Slug)
