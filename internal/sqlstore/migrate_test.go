@@ -87,3 +87,61 @@ func TestCreatedEventOnRow(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchIndexMigration: migration 00008 rebuilds SQLite's search index
+// from the invitations already there, and undoing it rebuilds the old one:
+// a search finds the same rows before, after and after again.
+func TestSearchIndexMigration(t *testing.T) {
+	s := storetest.Open(t, storetest.Engines()[0])
+	ctx := context.Background()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	org := &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
+	err := s.InTx(ctx, func(tx invite.Tx) error {
+		if err := tx.InsertOrg(ctx, org); err != nil {
+			return err
+		}
+		for _, p := range [][2]string{{"ana.silva@x.test", "Ana"}, {"bob@x.test", "Silvana"}, {"carla@x.test", "Carla"}} {
+			inv := &invite.Invitation{ID: invite.NewID(), OrgID: org.ID, Email: p[0], FirstName: p[1], Role: "member",
+				Status: invite.StatusPending, Source: invite.SourceAPI, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := tx.InsertInvitation(ctx, inv); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := func(q string) []string {
+		t.Helper()
+		var page *invite.Page
+		err := s.View(ctx, func(tx invite.Tx) (err error) {
+			page, err = tx.ListInvitations(ctx, invite.ListFilter{OrgID: org.ID, Now: now, Query: q, Sort: "email", Limit: 10})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, inv := range page.Items {
+			out = append(out, inv.Email)
+		}
+		return out
+	}
+	want := []string{"ana.silva@x.test", "bob@x.test"}
+	for _, step := range []struct {
+		name string
+		move func() error
+	}{
+		{"before", func() error { return nil }},
+		{"down to 7", func() error { return s.MigrateDownTo(ctx, 7) }},
+		{"up again", func() error { return s.Migrate(ctx) }},
+	} {
+		if err := step.move(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := found("silva"); !cmp.Equal(got, want) {
+			t.Errorf("%s: search for silva found %v, want %v", step.name, got, want)
+		}
+	}
+}
