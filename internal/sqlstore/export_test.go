@@ -22,6 +22,6 @@ func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
 	return err
 }
 
-// PendingWrites is how many units of work SQLite's writer has, running
-// or queued.
-func (s *Store) PendingWrites() int { return int(s.w.busy.Load()) }
+// QueuedWrites is how many units of work have been handed to SQLite's
+// writer loop and not yet answered.
+func (s *Store) QueuedWrites() int { return int(s.w.queued.Load()) }

@@ -48,7 +48,9 @@ type writer struct {
 	// so a caller runs its own only when there are none.
 	mu   sync.Mutex
 	busy atomic.Int64
-	db   *sql.DB
+	// queued counts the units handed to the loop and not yet answered.
+	queued atomic.Int64
+	db     *sql.DB
 	// conn is the writer's connection, taken from db at the first
 	// transaction (under mu) and given back when it breaks.
 	conn *sql.Conn
@@ -114,6 +116,7 @@ func (w *writer) run(r *writeReq) error {
 	}
 	select {
 	case w.reqs <- r:
+		w.queued.Add(1)
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.done:
@@ -176,6 +179,7 @@ func (w *writer) loop() {
 		}
 		errs := w.runLocked(batch)
 		w.mu.Unlock()
+		w.queued.Add(-int64(len(batch)))
 		for i, r := range batch {
 			r.res <- errs[i]
 		}

@@ -100,10 +100,10 @@ func TestGroupedWrites(t *testing.T) {
 		})
 	}
 	// Let every unit reach the queue, cancel unit 7 there, then release.
-	for deadline := time.Now().Add(10 * time.Second); s.PendingWrites() < n+1; {
+	for deadline := time.Now().Add(10 * time.Second); s.QueuedWrites() < n; {
 		if time.Now().After(deadline) {
 			close(hold)
-			t.Fatalf("%d of %d units queued", s.PendingWrites()-1, n)
+			t.Fatalf("%d of %d units queued", s.QueuedWrites(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
