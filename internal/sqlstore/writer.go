@@ -101,6 +101,8 @@ func (w *writer) doSingle(ctx context.Context, fn func(*tx) error) error {
 	return w.run(&writeReq{ctx: ctx, fn: fn, res: make(chan error, 1), single: true})
 }
 
+// run runs r on the caller's goroutine when nothing else is queued or
+// running, and queues it for the loop otherwise.
 func (w *writer) run(r *writeReq) error {
 	ctx := r.ctx
 	if err := ctx.Err(); err != nil {
@@ -110,9 +112,7 @@ func (w *writer) run(r *writeReq) error {
 	if w.busy.Add(1) == 1 && w.mu.TryLock() {
 		// No one to share a commit with, and handing the work to the
 		// loop's goroutine and back would cost two wake-ups.
-		errs := w.runLocked([]*writeReq{r})
-		w.mu.Unlock()
-		return unpanic(errs[0])
+		return unpanic(w.runUnlocking([]*writeReq{r})[0])
 	}
 	select {
 	case w.reqs <- r:
@@ -177,14 +177,19 @@ func (w *writer) loop() {
 				break gather
 			}
 		}
-		errs := w.runLocked(batch)
-		w.mu.Unlock()
+		errs := w.runUnlocking(batch)
 		w.queued.Add(-int64(len(batch)))
 		for i, r := range batch {
 			r.res <- errs[i]
 		}
 		clear(batch)
 	}
+}
+
+// runUnlocking is runLocked, then unlocks w.mu (whatever happens).
+func (w *writer) runUnlocking(batch []*writeReq) []error {
+	defer w.mu.Unlock()
+	return w.runLocked(batch)
 }
 
 // runLocked runs batch, with w.mu held, and returns each unit's outcome.
