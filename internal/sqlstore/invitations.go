@@ -135,12 +135,14 @@ func eventOnRow(inv *invite.Invitation, ev *invite.Event) bool {
 }
 
 func (t *tx) InsertInvitation(ctx context.Context, inv *invite.Invitation) error {
-	return t.insertInvitation(ctx, inv, insertInvitation, time.Time{}, nil)
+	return t.insertInvitation(ctx, inv, insertInvitation, t.invitationArgs(inv, time.Time{}, nil))
 }
 
-func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string, mailDue time.Time, created *invite.Event) error {
+// insertInvitation runs q, an insert of inv over args, and writes inv's
+// groups; it answers invite.ErrConflict when q wrote nothing.
+func (t *tx) insertInvitation(ctx context.Context, inv *invite.Invitation, q string, args []any) error {
 	inv.Version = 1
-	res, err := t.q.ExecContext(ctx, q, t.invitationArgs(inv, mailDue, created)...)
+	res, err := t.q.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert invitation: %w", err)
 	}
@@ -167,9 +169,9 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	}
 	var created *invite.Event
 	if eventOnRow(inv, ev) {
+		ev.ID = inv.ID // the row's event is known by the invitation's id
 		created, ev = ev, nil
 	}
-	inv.Version = 1
 	args := t.invitationArgs(inv, mailDue, created)
 	if org != nil {
 		if !newEmail {
@@ -183,29 +185,14 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	// One plain statement on both engines (on PostgreSQL a WITH returning
 	// why nothing was written costs a tenth more on every create); why is
 	// asked only when nothing was.
-	res, err := t.q.ExecContext(ctx, q, args...)
+	err := t.insertInvitation(ctx, inv, q, args)
+	if errors.Is(err, invite.ErrConflict) && newEmail {
+		return t.whyNotInserted(ctx, inv.Email, org)
+	}
 	if err != nil {
-		return fmt.Errorf("sqlstore: insert invitation: %w", err)
-	}
-	if err := affected(res, nil, invite.ErrConflict); err != nil {
-		if newEmail {
-			return t.whyNotInserted(ctx, inv.Email, org)
-		}
 		return err
 	}
-	if err := t.setInvitationGroups(ctx, inv.ID, inv.GroupIDs, false); err != nil {
-		return err
-	}
-	return t.addAfter(ctx, inv, created, ev, mail)
-}
-
-// addAfter writes what is written with a new invitation beside its row:
-// its event unless the row holds it (created, whose id becomes the
-// invitation's), and its email (nil for none, or on the row).
-func (t *tx) addAfter(ctx context.Context, inv *invite.Invitation, created, ev *invite.Event, mail *invite.Email) error {
-	if created != nil {
-		created.ID = inv.ID
-	}
+	// What the row does not hold is written beside it.
 	if ev != nil {
 		if err := t.AddEvent(ctx, ev); err != nil {
 			return err

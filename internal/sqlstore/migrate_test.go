@@ -29,19 +29,25 @@ func TestMigrationsDownAndUp(t *testing.T) {
 
 // TestCreatedEventOnRow: an invitation's created event is kept on its row
 // and read back as an event like the others (with the invitation's id);
-// undoing migration 00007 moves it into invitation_events unchanged.
+// an event that is not its creation's goes to invitation_events; undoing
+// migration 00007 moves the row's into invitation_events unchanged.
 func TestCreatedEventOnRow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
 		s := storetest.Open(t, e)
 		ctx := context.Background()
 		now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-		org := &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
+		org := acme(now)
 		inv := &invite.Invitation{ID: invite.NewID(), OrgID: org.ID, Email: "ana@x.test", Role: "member",
 			Status: invite.StatusPending, Source: invite.SourceAPI, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		ev := &invite.Event{ID: invite.NewID(), InvitationID: inv.ID, OrgID: org.ID, At: now, Type: "created",
 			To: invite.StatusPending, ActorID: "", Actor: "key:ci", Detail: "by hand"}
 		later := &invite.Event{ID: invite.NewID(), InvitationID: inv.ID, OrgID: org.ID, At: now, Type: "revoked",
 			From: invite.StatusPending, To: invite.StatusRevoked, Actor: "key:ci"}
+		// Created with an event of another moment: not the row's to hold.
+		other := &invite.Invitation{ID: invite.NewID(), OrgID: org.ID, Email: "bob@x.test", Role: "member",
+			Status: invite.StatusPending, Source: invite.SourceAPI, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		otherEv := &invite.Event{ID: invite.NewID(), InvitationID: other.ID, OrgID: org.ID, At: now.Add(time.Second),
+			Type: "created", To: invite.StatusPending, Actor: "key:ci"}
 		err := s.InTx(ctx, func(tx invite.Tx) error {
 			if err := tx.InsertOrg(ctx, org); err != nil {
 				return err
@@ -49,32 +55,39 @@ func TestCreatedEventOnRow(t *testing.T) {
 			if err := tx.CreateInvitation(ctx, inv, ev, nil, true); err != nil {
 				return err
 			}
+			if err := tx.CreateInvitation(ctx, other, otherEv, nil, true); err != nil {
+				return err
+			}
 			return tx.AddEvent(ctx, later)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		events := func() []invite.Event {
+		events := func(id string) []invite.Event {
 			t.Helper()
 			var out []invite.Event
-			if err := s.View(ctx, func(tx invite.Tx) (err error) { out, err = tx.Events(ctx, inv.ID); return err }); err != nil {
+			if err := s.View(ctx, func(tx invite.Tx) (err error) { out, err = tx.Events(ctx, id); return err }); err != nil {
 				t.Fatal(err)
 			}
 			return out
 		}
-		created := *ev
-		created.ID = inv.ID
-		want := []invite.Event{created, *later}
+		if ev.ID != inv.ID || otherEv.ID == other.ID {
+			t.Fatalf("event ids %s and %s for invitations %s and %s", ev.ID, otherEv.ID, inv.ID, other.ID)
+		}
+		want := []invite.Event{*ev, *later}
 		opts := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
-		if diff := cmp.Diff(want, events(), opts); diff != "" {
+		if diff := cmp.Diff(want, events(inv.ID), opts); diff != "" {
 			t.Fatalf("events (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]invite.Event{*otherEv}, events(other.ID), opts); diff != "" {
+			t.Fatalf("the other invitation's events (-want +got):\n%s", diff)
 		}
 		var inTable int
 		if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM invitation_events`).Scan(&inTable); err != nil {
 			t.Fatal(err)
 		}
-		if inTable != 1 {
-			t.Fatalf("%d events in the table, want 1 (the created one is on the row)", inTable)
+		if inTable != 2 {
+			t.Fatalf("%d events in the table, want 2 (the first created one is on its row)", inTable)
 		}
 		if err := s.MigrateDownTo(ctx, 6); err != nil {
 			t.Fatal(err)
@@ -82,7 +95,7 @@ func TestCreatedEventOnRow(t *testing.T) {
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, events(), opts); diff != "" {
+		if diff := cmp.Diff(want, events(inv.ID), opts); diff != "" {
 			t.Errorf("events after down and up (-want +got):\n%s", diff)
 		}
 	})
@@ -95,7 +108,7 @@ func TestSearchIndexMigration(t *testing.T) {
 	s := storetest.Open(t, storetest.Engines()[0])
 	ctx := context.Background()
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	org := &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
+	org := acme(now)
 	err := s.InTx(ctx, func(tx invite.Tx) error {
 		if err := tx.InsertOrg(ctx, org); err != nil {
 			return err
@@ -144,4 +157,9 @@ func TestSearchIndexMigration(t *testing.T) {
 			t.Errorf("%s: search for silva found %v, want %v", step.name, got, want)
 		}
 	}
+}
+
+// acme is an organization to insert in tests, created at now.
+func acme(now time.Time) *account.Organization {
+	return &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"usher/internal/account"
 	"usher/internal/invite"
 	"usher/internal/sqlstore"
 	"usher/internal/sqlstore/storetest"
@@ -117,7 +116,7 @@ func TestClaimMovesInvitationEmails(t *testing.T) {
 		s := storetest.Open(t, e)
 		ctx := context.Background()
 		now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-		org := &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
+		org := acme(now)
 		recipient := map[string]string{} // invitation id → email
 		err := s.InTx(ctx, func(tx invite.Tx) error {
 			if err := tx.InsertOrg(ctx, org); err != nil {

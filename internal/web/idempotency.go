@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -68,8 +69,17 @@ func jsonBody(w http.ResponseWriter, r *http.Request) (string, func(), error) {
 		return "", nil, decodeError(err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
-	return hex.EncodeToString(sum[:]), func() {}, nil
+	h := requestHash(r)
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil)), func() {}, nil
+}
+
+// requestHash is a hash started with r's method and path: what a request
+// body is summed after.
+func requestHash(r *http.Request) hash.Hash {
+	h := sha256.New()
+	io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+	return h
 }
 
 // multipartBody spools a multipart body (a file of at most fileMax()
@@ -96,11 +106,9 @@ func multipartBody(fileMax func() int64) readBody {
 		if _, err := io.Copy(f, http.MaxBytesReader(w, r.Body, fileMax()+1<<20)); err != nil {
 			return "", nil, uploadError(err, fileMax())
 		}
-		h := sha256.New()
-		io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+		h := requestHash(r)
 		if err := sumParts(h, f, r.Header.Get("Content-Type")); err != nil {
-			h.Reset()
-			io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+			h = requestHash(r)
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return "", nil, err
 			}
