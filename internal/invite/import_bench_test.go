@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +33,7 @@ import (
 // the file with nothing else (the bulk reader; for XLSX also excelize's
 // bare Rows iterator) and a prepared one-row-at-a-time INSERT of the same
 // rows into a table shaped like invitations, in one transaction. It
-// reports seconds, ratios and the peak heap.
+// reports seconds, ratios, the peak heap and the peak resident memory.
 //
 //	go test -run '^$' -bench BenchmarkImport -benchtime 1x ./internal/invite/
 //	USHER_BENCH_ROWS=1000000 go test -run '^$' -bench 'BenchmarkImport/sqlite/csv' -benchtime 1x -timeout 1h ./internal/invite/
@@ -165,6 +167,35 @@ func (h *heapPeak) end() float64 {
 	return float64(h.peak.Load()) / (1 << 20)
 }
 
+// resetPeakRSS returns memory the process no longer uses to the system,
+// resets the kernel's record of its peak resident set (Linux), and
+// returns a function that reads that peak in MB: everything the process
+// holds, SQLite's memory (allocated outside Go's heap) and the
+// program's own pages included. The function returns 0 where the peak
+// cannot be reset or read.
+func resetPeakRSS() func() float64 {
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return func() float64 { return 0 }
+	}
+	return func() float64 {
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return 0
+		}
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+				if err != nil {
+					return 0
+				}
+				return float64(kb) / 1024
+			}
+		}
+		return 0
+	}
+}
+
 // readBench reads every record of path with the bulk reader, keeping
 // them if keep.
 func readBench(path string, limits bulk.Limits, keep bool) ([]bulk.Record, error) {
@@ -253,6 +284,7 @@ func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int
 	recs = nil
 
 	b.StartTimer()
+	rss := resetPeakRSS()
 	h := watchHeap()
 	start = time.Now()
 	rd, f, err := openBench(path, limits)
@@ -279,6 +311,7 @@ func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int
 	}
 	commit := time.Since(start)
 	peak := h.end()
+	peakRSS := rss()
 	b.StopTimer()
 	done, err := svc.GetImport(ctx, actor, "acme", imp.ID)
 	if err != nil {
@@ -298,9 +331,12 @@ func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int
 	b.ReportMetric(commit.Seconds(), "commit_s")
 	b.ReportMetric((preview+commit).Seconds()/floor.Seconds(), "x_floor")
 	b.ReportMetric(peak, "peakheap_MB")
-	b.Logf("%s %s %d rows: parse %.2fs, excelize %.2fs, raw insert %.2fs; preview %.2fs, commit %.2fs; (preview+commit)/floor = %.2f; peak heap %.0f MB",
+	if peakRSS > 0 {
+		b.ReportMetric(peakRSS, "peakrss_MB")
+	}
+	b.Logf("%s %s %d rows: parse %.2fs, excelize %.2fs, raw insert %.2fs; preview %.2fs, commit %.2fs; (preview+commit)/floor = %.2f; peak heap %.0f MB, peak resident %.0f MB",
 		e.Name, format, rows, parse.Seconds(), excel.Seconds(), raw.Seconds(), preview.Seconds(), commit.Seconds(),
-		(preview+commit).Seconds()/floor.Seconds(), peak)
+		(preview+commit).Seconds()/floor.Seconds(), peak, peakRSS)
 	b.StartTimer()
 }
 
