@@ -257,13 +257,12 @@ func BenchmarkBareCSV(b *testing.B) {
 // temporary file), which is the like-for-like comparison.
 func BenchmarkBareXLSX(b *testing.B) {
 	data := benchFile(b, true)
-	lim := Limits{}.withDefaults()
 	for _, tt := range []struct {
 		name string
 		opts excelize.Options
 	}{
 		{"default", excelize.Options{}},
-		{"spill", excelize.Options{UnzipSizeLimit: lim.MaxUnzippedBytes, UnzipXMLSizeLimit: lim.MaxPartBytes}},
+		{"spill", Limits{}.excelizeOptions()},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))

@@ -26,10 +26,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 			src, err = nil, errorf(CodeUnsupportedFile, 0, "the file is not a readable XLSX workbook")
 		}
 	}()
-	f, err = excelize.OpenReader(io.NewSectionReader(r, 0, size), excelize.Options{
-		UnzipSizeLimit:    lim.MaxUnzippedBytes,
-		UnzipXMLSizeLimit: lim.MaxPartBytes,
-	})
+	f, err = excelize.OpenReader(io.NewSectionReader(r, 0, size), lim.excelizeOptions())
 	if err != nil {
 		if f != nil {
 			_ = f.Close()
@@ -47,6 +44,13 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 		return nil, causef(err, CodeUnsupportedFile, 0, "the first sheet of the workbook cannot be read")
 	}
 	return &xlsxSource{f: f, rows: rows}, nil
+}
+
+// excelizeOptions are the options Open gives excelize under these limits
+// (zero fields taking their defaults); the benchmarks read with them too.
+func (l Limits) excelizeOptions() excelize.Options {
+	l = l.withDefaults()
+	return excelize.Options{UnzipSizeLimit: l.MaxUnzippedBytes, UnzipXMLSizeLimit: l.MaxPartBytes}
 }
 
 // checkZip looks at the archive before excelize does, for three reasons.
