@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -26,7 +27,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 			src, err = nil, errorf(CodeUnsupportedFile, 0, "the file is not a readable XLSX workbook")
 		}
 	}()
-	f, err = excelize.OpenReader(io.NewSectionReader(r, 0, size), lim.excelizeOptions())
+	f, err = openWorkbook(r, size, lim.excelizeOptions())
 	if err != nil {
 		if f != nil {
 			_ = f.Close()
@@ -44,6 +45,23 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (src *xlsxSource, err error
 		return nil, causef(err, CodeUnsupportedFile, 0, "the first sheet of the workbook cannot be read")
 	}
 	return &xlsxSource{f: f, rows: rows}, nil
+}
+
+// openWorkbook opens r with excelize. Handed a reader, excelize reads the
+// whole file into memory (about twice its size while it reads) before a
+// row streams, so that memory would grow with the file; a file it opens
+// by name, it reads where it is. So a file on disk (an upload is spooled
+// to one, the command line names one) is opened by its name, when the
+// name still leads to the same file of the same size.
+func openWorkbook(r io.ReaderAt, size int64, opts excelize.Options) (*excelize.File, error) {
+	if file, ok := r.(*os.File); ok {
+		mine, err1 := file.Stat()
+		named, err2 := os.Stat(file.Name())
+		if err1 == nil && err2 == nil && os.SameFile(mine, named) && named.Size() == size {
+			return excelize.OpenFile(file.Name(), opts)
+		}
+	}
+	return excelize.OpenReader(io.NewSectionReader(r, 0, size), opts)
 }
 
 // excelizeOptions are the options Open gives excelize under these limits

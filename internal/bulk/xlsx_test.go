@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -338,5 +339,112 @@ func TestXLSXDisplayedText(t *testing.T) {
 	}
 	if got[0].Fields[ColFirstName] == "45356" {
 		t.Errorf("date read as its serial number %q", got[0].Fields[ColFirstName])
+	}
+}
+
+// TestXLSXFileNotHeldInMemory: a workbook on disk is read where it is.
+// excelize, handed a reader, would first read the whole file into memory;
+// here the file carries a second sheet of 16 MB that does not compress,
+// which the import never reads, so reading the first sheet from the file
+// must take a small fraction of that, while reading the same bytes from
+// memory (the control) takes more than the file's size.
+func TestXLSXFileNotHeldInMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory blurs heap figures")
+	}
+	const big = 16 << 20
+	small := xlsxFile(t, [][]any{{"email"}, {"ana@example.com"}, {"bob@example.com"}}, "Big")
+	zr, err := zip.NewReader(bytes.NewReader(small), int64(len(small)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	filler := make([]byte, big)
+	rng := rand.NewChaCha8([32]byte{})
+	rng.Read(filler)
+	for i := range filler {
+		filler[i] = 'a' + filler[i]%26 // letters: no end of the comment
+	}
+	for _, zf := range zr.File {
+		if zf.Name == "xl/worksheets/sheet2.xml" {
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: zf.Name, Method: zip.Store})
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(w, "<worksheet><!-- ")
+			w.Write(filler)
+			io.WriteString(w, " --></worksheet>")
+			continue
+		}
+		if err := zw.Copy(zf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	filler = nil
+	path := filepath.Join(t.TempDir(), "list.xlsx")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lim := Limits{MaxBytes: 4 * big}
+	read := func(open func() (*Reader, error)) uint64 {
+		return peakHeap(func() {
+			r, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			recs, err := readAll(r)
+			if err != nil || len(recs) != 2 {
+				t.Fatalf("read %d records, %v; want 2", len(recs), err)
+			}
+		})
+	}
+	fromMemory := read(func() (*Reader, error) { return Open(bytes.NewReader(data), int64(len(data)), "list.xlsx", lim) })
+	if fromMemory < big {
+		t.Fatalf("reading the workbook from memory peaked at %d MB, under the file's %d MB: the test measures nothing", fromMemory>>20, big>>20)
+	}
+	fromFile := read(func() (*Reader, error) {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { fh.Close() })
+		return Open(fh, int64(len(data)), "list.xlsx", lim)
+	})
+	if fromFile > big/4 {
+		t.Errorf("reading the %d MB workbook from its file peaked at %.1f MB of heap, want under %d MB", len(data)>>20, float64(fromFile)/(1<<20), big/4>>20)
+	}
+	t.Logf("peak heap: %.1f MB from the file, %.1f MB from memory", float64(fromFile)/(1<<20), float64(fromMemory)/(1<<20))
+}
+
+// TestXLSXUnlinkedFile: a file whose name no longer leads to it is read
+// through the handle.
+func TestXLSXUnlinkedFile(t *testing.T) {
+	data := xlsxFile(t, [][]any{{"email"}, {"ana@example.com"}})
+	path := filepath.Join(t.TempDir(), "list.xlsx")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(fh, int64(len(data)), "list.xlsx", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	recs, err := readAll(r)
+	if err != nil || len(recs) != 1 || recs[0].Fields[ColEmail] != "ana@example.com" {
+		t.Fatalf("read %+v, %v; want ana@example.com", recs, err)
 	}
 }
