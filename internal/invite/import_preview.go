@@ -104,23 +104,24 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 	check := bulk.NewChecker(bulk.Defaults{Language: imp.Options.Language, Role: imp.Options.Role,
 		Groups: imp.Options.Groups, Admin: imp.Options.Admin}, roles, groups)
 	dups := bulk.NewDuplicates(rd.Limits().MaxMemoryAddresses)
-	// Three stages overlap: one goroutine parses and checks the file, a
-	// second plans each valid row's invitation (its id and token: an HMAC
-	// and a hash per row), and this one decides duplicates and database
-	// outcomes and writes the rows. For XLSX, parsing costs the most; for
-	// CSV, writing does; on two cores the preview costs about the larger.
+	// Three stages overlap: one goroutine parses the file, a second
+	// checks each row and plans each valid row's invitation (its id and
+	// token: an HMAC and a hash per row), and this one decides duplicates
+	// and database outcomes and writes the rows. For XLSX, parsing costs
+	// the most, so it does nothing else; for CSV, writing does; on two
+	// cores the preview costs about the larger.
 	stop := make(chan struct{})
-	read := make(chan []bulk.Row, 2)
+	read := make(chan []bulk.Record, 2)
 	planned := make(chan plannedChunk, 2)
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(read)
-		chunk := make([]bulk.Row, 0, importChunk)
+		chunk := make([]bulk.Record, 0, importChunk)
 		send := func() bool {
 			select {
 			case read <- chunk:
-				chunk = make([]bulk.Row, 0, importChunk)
+				chunk = make([]bulk.Record, 0, importChunk)
 				return true
 			case <-stop:
 				return false
@@ -138,7 +139,7 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 				readErr = err
 				return
 			}
-			chunk = append(chunk, check.Check(rec))
+			chunk = append(chunk, rec)
 			if len(chunk) == importChunk && !send() {
 				return
 			}
@@ -149,7 +150,11 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 	})
 	wg.Go(func() {
 		defer close(planned)
-		for rows := range read {
+		for recs := range read {
+			rows := make([]bulk.Row, len(recs))
+			for i, rec := range recs {
+				rows[i] = check.Check(rec)
+			}
 			select {
 			case planned <- s.planChunk(rows):
 			case <-stop:
