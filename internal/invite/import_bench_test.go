@@ -33,9 +33,11 @@ import (
 // the file with nothing else (the bulk reader; for XLSX also excelize's
 // bare Rows iterator) and a prepared one-row-at-a-time INSERT of the same
 // rows into a table shaped like invitations, in one transaction. It
-// reports seconds, ratios, the peak heap and the peak resident memory.
+// reports seconds, ratios, the peak heap and the peak resident memory;
+// with -benchtime Nx, each run is logged and the metrics are over all N
+// (seconds per run, the ratio of the sums, the largest peaks).
 //
-//	go test -run '^$' -bench BenchmarkImport -benchtime 1x ./internal/invite/
+//	go test -run '^$' -bench BenchmarkImport -benchtime 3x ./internal/invite/
 //	USHER_BENCH_ROWS=1000000 go test -run '^$' -bench 'BenchmarkImport/sqlite/csv' -benchtime 1x -timeout 1h ./internal/invite/
 //
 // With USHER_TEST_POSTGRES_URL set it runs on PostgreSQL too.
@@ -65,9 +67,11 @@ func BenchmarkImport(b *testing.B) {
 		for _, format := range []string{"csv", "xlsx"} {
 			b.Run(e.Name+"/"+format, func(b *testing.B) {
 				path := file(format)
+				var sum importRun
 				for range b.N {
-					benchImport(b, e, path, format, rows, limits)
+					sum.add(benchImport(b, e, path, format, rows, limits))
 				}
+				sum.report(b, format)
 			})
 		}
 	}
@@ -238,10 +242,52 @@ func openBench(path string, limits bulk.Limits) (*bulk.Reader, *os.File, error) 
 	return rd, f, nil
 }
 
-func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int, limits bulk.Limits) {
+// importRun is what one import of the benchmark measured; summed over
+// runs, the ratio of the sums is the figure that noise moves least.
+type importRun struct {
+	parse, excel, raw, preview, commit time.Duration
+	peak, peakRSS                      float64 // MB; the largest, when summed
+}
+
+func (r *importRun) add(o importRun) {
+	r.parse += o.parse
+	r.excel += o.excel
+	r.raw += o.raw
+	r.preview += o.preview
+	r.commit += o.commit
+	r.peak, r.peakRSS = max(r.peak, o.peak), max(r.peakRSS, o.peakRSS)
+}
+
+// report reports the runs summed in r, times as seconds per run. The
+// floor is the bare read (excelize's for XLSX) plus the raw insert.
+func (r *importRun) report(b *testing.B, format string) {
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	floor := r.parse + r.raw
+	if format == "xlsx" {
+		floor = r.excel + r.raw
+		b.ReportMetric(per(r.excel), "excelize_s")
+	}
+	b.ReportMetric(per(r.parse), "parse_s")
+	b.ReportMetric(per(r.raw), "rawinsert_s")
+	b.ReportMetric(per(r.preview), "preview_s")
+	b.ReportMetric(per(r.commit), "commit_s")
+	b.ReportMetric((r.preview+r.commit).Seconds()/floor.Seconds(), "x_floor")
+	b.ReportMetric(r.peak, "peakheap_MB")
+	if r.peakRSS > 0 {
+		b.ReportMetric(r.peakRSS, "peakrss_MB")
+	}
+}
+
+func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int, limits bulk.Limits) importRun {
 	ctx := context.Background()
 	b.StopTimer()
-	store := storetest.Open(b, e)
+	// Closed when this run ends, so that a later run's resident memory
+	// does not count this store's.
+	store, err := sqlstore.Open(ctx, e.Options(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
 	tokens, _ := invite.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	svc := invite.New(store, nil, account.NewHasher(4), tokens, invite.Config{BaseURL: "http://usher.test"}, nil)
 	owner, err := svc.CreateUser(ctx, "boss@acme.test", "correct horse battery", true)
@@ -326,21 +372,12 @@ func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int
 	floor := parse + raw
 	if format == "xlsx" {
 		floor = excel + raw
-		b.ReportMetric(excel.Seconds(), "excelize_s")
-	}
-	b.ReportMetric(parse.Seconds(), "parse_s")
-	b.ReportMetric(raw.Seconds(), "rawinsert_s")
-	b.ReportMetric(preview.Seconds(), "preview_s")
-	b.ReportMetric(commit.Seconds(), "commit_s")
-	b.ReportMetric((preview+commit).Seconds()/floor.Seconds(), "x_floor")
-	b.ReportMetric(peak, "peakheap_MB")
-	if peakRSS > 0 {
-		b.ReportMetric(peakRSS, "peakrss_MB")
 	}
 	b.Logf("%s %s %d rows: parse %.2fs, excelize %.2fs, raw insert %.2fs; preview %.2fs, commit %.2fs; (preview+commit)/floor = %.2f; peak heap %.0f MB, peak resident %.0f MB",
 		e.Name, format, rows, parse.Seconds(), excel.Seconds(), raw.Seconds(), preview.Seconds(), commit.Seconds(),
 		(preview+commit).Seconds()/floor.Seconds(), peak, peakRSS)
 	b.StartTimer()
+	return importRun{parse: parse, excel: excel, raw: raw, preview: preview, commit: commit, peak: peak, peakRSS: peakRSS}
 }
 
 // bareExcelize reads every cell of the first sheet with excelize's
