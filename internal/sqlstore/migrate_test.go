@@ -159,6 +159,88 @@ func TestSearchIndexMigration(t *testing.T) {
 	}
 }
 
+// TestImportRowsMigration: migration 00009 rebuilds SQLite's import_rows
+// without a rowid, and undoing it rebuilds the rowid table: every column
+// of every row is the same before, after and after again.
+func TestImportRowsMigration(t *testing.T) {
+	s := storetest.Open(t, storetest.Engines()[0])
+	ctx := context.Background()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	org := acme(now)
+	imp := &invite.Import{ID: invite.NewID(), OrgID: org.ID, Status: invite.ImportProcessing, Filename: "people.csv",
+		Totals: map[string]int{}, CreatedAt: now}
+	yes := true
+	rows := []invite.ImportRow{
+		{Line: 2, Email: "ana@x.test", FirstName: "Ana", LastName: "Silva", Language: "pt", Role: "admin",
+			Groups: []string{"Sales", "Support"}, Admin: &yes, IsAdmin: true, Outcome: "ok", InvitationID: invite.NewID(),
+			TokenNonce: "nonce", TokenHash: "hash", FirstSeen: true},
+		{Line: 3, Email: "not an address", Outcome: "invalid_email", Detail: "no @"},
+		{Line: 5, Email: "bob@x.test", Outcome: "duplicate", Detail: "row 2"},
+	}
+	err := s.InTx(ctx, func(tx invite.Tx) error {
+		if err := tx.InsertOrg(ctx, org); err != nil {
+			return err
+		}
+		if err := tx.InsertImport(ctx, imp); err != nil {
+			return err
+		}
+		return tx.InsertImportRows(ctx, imp.ID, rows)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() [][]any {
+		t.Helper()
+		rs, err := s.DB().QueryContext(ctx, `SELECT * FROM import_rows ORDER BY import_id, line`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		cols, _ := rs.Columns()
+		var out [][]any
+		for rs.Next() {
+			row := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range row {
+				ptrs[i] = &row[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, row)
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := stored()
+	if len(want) != len(rows) {
+		t.Fatalf("%d rows stored, want %d", len(want), len(rows))
+	}
+	for _, step := range []struct {
+		name string
+		move func() error
+	}{
+		{"down to 8", func() error { return s.MigrateDownTo(ctx, 8) }},
+		{"up again", func() error { return s.Migrate(ctx) }},
+	} {
+		if err := step.move(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if diff := cmp.Diff(want, stored()); diff != "" {
+			t.Errorf("%s: rows (-before +after):\n%s", step.name, diff)
+		}
+	}
+	var without int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_list WHERE name = 'import_rows' AND wr`).Scan(&without); err != nil {
+		t.Fatal(err)
+	}
+	if without != 1 {
+		t.Errorf("import_rows has a rowid after the migration")
+	}
+}
+
 // acme is an organization to insert in tests, created at now.
 func acme(now time.Time) *account.Organization {
 	return &account.Organization{ID: invite.NewID(), Slug: "acme", Name: "Acme", Settings: account.DefaultSettings(), CreatedAt: now}
