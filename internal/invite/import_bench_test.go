@@ -39,6 +39,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkImport -benchtime 3x ./internal/invite/
 //	USHER_BENCH_ROWS=1000000 go test -run '^$' -bench 'BenchmarkImport/sqlite/csv' -benchtime 1x -timeout 1h ./internal/invite/
+//	USHER_BENCH_GROUPS=200 go test -run '^$' -bench 'BenchmarkImport/sqlite/csv' -benchtime 1x ./internal/invite/
 //
 // With USHER_TEST_POSTGRES_URL set it runs on PostgreSQL too.
 func BenchmarkImport(b *testing.B) {
@@ -297,7 +298,19 @@ func benchImport(b *testing.B, e storetest.Engine, path, format string, rows int
 	if _, err := svc.CreateOrg(ctx, "Acme", "acme", owner.Email); err != nil {
 		b.Fatal(err)
 	}
-	for _, g := range []string{"Sales", "Support"} {
+	// The rows name two groups; USHER_BENCH_GROUPS adds more to the
+	// organization, which the rows do not name.
+	names := []string{"Sales", "Support"}
+	if v := os.Getenv("USHER_BENCH_GROUPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			names = append(names, fmt.Sprintf("Team %d", i+1))
+		}
+	}
+	for _, g := range names {
 		if _, err := svc.CreateGroup(ctx, invite.Actor{UserID: owner.ID}, "acme", g); err != nil {
 			b.Fatal(err)
 		}

@@ -162,7 +162,10 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 			return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
 		}
 	}
-	groups := `FROM import_rows r, json_each(r.groups) j, groups g
+	// Each row's group list is parsed once and each name looked up by
+	// index: left to itself, SQLite's planner walks the organization's
+	// groups for every row and parses the list once per group.
+	groups := `FROM import_rows r CROSS JOIN json_each(r.groups) j CROSS JOIN groups g
 		WHERE ` + plain + ` AND r.groups <> '' AND g.org_id = ` + ph(2) + ` AND g.name = j.value`
 	if t.d == Postgres {
 		groups = `FROM import_rows r CROSS JOIN LATERAL json_array_elements_text(r.groups::json) AS j (name)
