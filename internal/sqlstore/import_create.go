@@ -56,7 +56,7 @@ func (t *tx) ImportFirstRows(ctx context.Context, importID string, emails []stri
 // first_seen. On SQLite it names the partial index to use: given a list
 // of addresses, the planner prefers the primary key's range over the
 // whole import (import_rows has no rowid, so that range holds every
-// column), and asked once a chunk that made a million-row preview
+// column); asked once a chunk, that made a million-row preview
 // quadratic.
 func importFirstRowsQuery(d Dialect, importID string, emails []string) (string, []any) {
 	a := &impArgs{d: d}
@@ -174,20 +174,26 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 			return 0, fmt.Errorf("sqlstore: create import invitations: %w", err)
 		}
 	}
-	// Each row's group list is parsed once and each name looked up by
-	// index: left to itself, SQLite's planner walks the organization's
-	// groups for every row and parses the list once per group.
-	groups := `FROM import_rows r CROSS JOIN json_each(r.groups) j CROSS JOIN groups g
-		WHERE ` + plain + ` AND r.groups <> '' AND g.org_id = ` + ph(2) + ` AND g.name = j.value`
-	if t.d == Postgres {
-		groups = `FROM import_rows r CROSS JOIN LATERAL json_array_elements_text(r.groups::json) AS j (name)
-		JOIN groups g ON g.org_id = ` + ph(2) + ` AND g.name = j.name WHERE ` + plain + ` AND r.groups <> ''`
-	}
-	if _, err := t.q.ExecContext(ctx, `INSERT INTO invitation_groups (invitation_id, group_id)
-		SELECT r.invitation_id, g.id `+groups+` ORDER BY r.line`, c.ImportID, c.OrgID); err != nil {
+	if _, err := t.q.ExecContext(ctx, importGroupLinks(t.d), c.ImportID, c.OrgID); err != nil {
 		return 0, fmt.Errorf("sqlstore: create import invitation groups: %w", err)
 	}
 	return created, nil
+}
+
+// importGroupLinks links the invitations CreateImportInvitations created
+// ($1: the import) to their groups, found by name in the organization
+// ($2). Each row's group list is parsed once and each name looked up by
+// index: left to itself, SQLite's planner walked the organization's
+// groups for every row and parsed the list once per group.
+func importGroupLinks(d Dialect) string {
+	plain := fmt.Sprintf(impPlain, "$1")
+	from := `FROM import_rows r CROSS JOIN json_each(r.groups) j CROSS JOIN groups g
+		WHERE ` + plain + ` AND r.groups <> '' AND g.org_id = $2 AND g.name = j.value`
+	if d == Postgres {
+		from = `FROM import_rows r CROSS JOIN LATERAL json_array_elements_text(r.groups::json) AS j (name)
+		JOIN groups g ON g.org_id = $2 AND g.name = j.name WHERE ` + plain + ` AND r.groups <> ''`
+	}
+	return `INSERT INTO invitation_groups (invitation_id, group_id) SELECT r.invitation_id, g.id ` + from + ` ORDER BY r.line`
 }
 
 func (t *tx) ImportRechecks(ctx context.Context, r invite.ImportRecheck) ([]invite.ImportRow, error) {
