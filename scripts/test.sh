@@ -35,7 +35,11 @@ if [ $# -eq 0 ]; then
     dir=$(go list -f '{{.Dir}}' "$pkg")
     for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
       echo "fuzz $pkg $target"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime "${USHER_FUZZTIME:-10s}" "$pkg" >"$pg_dir/fuzz.log" 2>&1 \
+      # Minimizing a new input may take a minute by default: the whole
+      # run would go to the first one (a few executions, no fuzzing), and
+      # a run that ends while minimizing can fail with "context deadline
+      # exceeded".
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "${USHER_FUZZTIME:-10s}" -fuzzminimizetime 1s "$pkg" >"$pg_dir/fuzz.log" 2>&1 \
         || { cat "$pg_dir/fuzz.log"; exit 1; }
     done
   done
