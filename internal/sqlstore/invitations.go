@@ -87,6 +87,21 @@ var insertNewInvitation = map[Dialect]string{
 		24: "timestamptz", 26: "timestamptz", 29: "timestamptz", 35: "timestamptz"}),
 }
 
+// guardedNewInvitation is insertNewInvitation, a no-op too unless the
+// organization ($2) still has the slug and settings given after the
+// invitation's parameters: what a create checked against its remembered
+// organization (orgcache.go).
+var guardedNewInvitation = map[Dialect]string{
+	SQLite:   guardedSQL(insertNewInvitation[SQLite]),
+	Postgres: guardedSQL(insertNewInvitation[Postgres]),
+}
+
+func guardedSQL(q string) string {
+	orgOK := fmt.Sprintf(` AND EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $%d AND settings = $%d)`,
+		invitationParams+1, invitationParams+2)
+	return strings.Replace(q, " ON CONFLICT", orgOK+" ON CONFLICT", 1)
+}
+
 func newInvitationSQL(casts map[int]string) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO invitations (` + invitationCols + `) SELECT `)
@@ -177,10 +192,8 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 		if !newEmail {
 			return errors.New("sqlstore: a guarded create is for an address without an account")
 		}
-		n := len(args)
-		orgOK := fmt.Sprintf(`EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $%d AND settings = $%d)`, n+1, n+2)
+		q = guardedNewInvitation[t.d]
 		args = append(args, org.org.Slug, org.settings)
-		q = strings.Replace(q, " ON CONFLICT", " AND "+orgOK+" ON CONFLICT", 1)
 	}
 	// One plain statement on both engines (on PostgreSQL a WITH returning
 	// why nothing was written costs a tenth more on every create); why is
