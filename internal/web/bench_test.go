@@ -97,17 +97,41 @@ func parallel(b *testing.B, n, clients int, op func(i int) error) time.Duration 
 
 // rawInsert is the baseline: one bare INSERT of the invitation row per
 // statement (autocommit), through the store's own driver and pool.
-func rawInsert(db *sql.DB, d sqlstore.Dialect, orgID string, i int, tag string) error {
+func rawInsert(db *sql.DB, d sqlstore.Dialect, orgID, email string) error {
 	now := any(time.Now().UTC())
 	if d == sqlstore.SQLite {
 		now = time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")
 	}
 	// The same row the API writes, search text included (the trigram
 	// index is maintained on every insert into the table).
-	email := fmt.Sprintf("raw%s-%d@bench.test", tag, i)
 	_, err := db.Exec(`INSERT INTO invitations (id, org_id, email, role, status, source, created_at, updated_at, expires_at, search)
 		VALUES ($1, $2, $3, 'member', 'pending', 'api', $4, $4, $4, $5)`, invite.NewID(), orgID, email, now, email+"  ")
 	return err
+}
+
+// bareServer starts a server with a single handler that reads the email
+// from a JSON body, runs rawInsert with it and answers 201 with a body as
+// long as the API's: the HTTP exchange around the baseline, with nothing
+// of usher in it. It returns the handler's URL.
+func bareServer(b *testing.B, be *benchEnv) string {
+	answer := bytes.Repeat([]byte{' '}, 800)
+	answer[0], answer[len(answer)-1] = '{', '}'
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Email string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := rawInsert(be.store.DB(), be.store.Dialect(), be.org.ID, in.Email); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(answer)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func BenchmarkCreateInvitation(b *testing.B) {
@@ -116,39 +140,48 @@ func BenchmarkCreateInvitation(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/clients=%d", e.Name, clients), func(b *testing.B) {
 				be := newBenchEnv(b, e)
 				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+				bare := bareServer(b, be)
 				// Raw and API rounds alternate, so that noise from the rest
 				// of the machine falls on both alike. A third leg calls the
-				// service directly, to show what the HTTP exchange costs.
+				// service directly, and a fourth posts to a bare server
+				// that runs only the raw INSERT, to show what the HTTP
+				// exchange costs.
 				const n, rounds = 250, 8
 				actor, err := be.svc.AuthenticateKey(context.Background(), be.key)
 				if err != nil {
 					b.Fatal(err)
 				}
-				var rawTime, apiTime, svcTime time.Duration
+				post := func(url, email string) error {
+					body, _ := json.Marshal(map[string]any{"email": email})
+					req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+be.key)
+					req.Header.Set("Content-Type", "application/json")
+					res, err := client.Do(req)
+					if err != nil {
+						return err
+					}
+					io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
+					res.Body.Close()
+					if res.StatusCode != http.StatusCreated {
+						return fmt.Errorf("%s: status %d", url, res.StatusCode)
+					}
+					return nil
+				}
+				var rawTime, apiTime, svcTime, bareTime time.Duration
 				for round := range b.N * rounds {
 					tag := strconv.Itoa(round)
 					rawTime += parallel(b, n, clients, func(i int) error {
-						return rawInsert(be.store.DB(), be.store.Dialect(), be.org.ID, i, tag)
+						return rawInsert(be.store.DB(), be.store.Dialect(), be.org.ID, fmt.Sprintf("raw%s-%d@bench.test", tag, i))
 					})
 					apiTime += parallel(b, n, clients, func(i int) error {
-						body, _ := json.Marshal(map[string]any{"email": fmt.Sprintf("api%s-%d@bench.test", tag, i)})
-						req, _ := http.NewRequest("POST", be.srv.URL+"/api/v1/orgs/bench/invitations", bytes.NewReader(body))
-						req.Header.Set("Authorization", "Bearer "+be.key)
-						req.Header.Set("Content-Type", "application/json")
-						res, err := client.Do(req)
-						if err != nil {
-							return err
-						}
-						io.Copy(io.Discard, res.Body) // read to the end, so the connection is reused
-						res.Body.Close()
-						if res.StatusCode != http.StatusCreated {
-							return fmt.Errorf("status %d", res.StatusCode)
-						}
-						return nil
+						return post(be.srv.URL+"/api/v1/orgs/bench/invitations", fmt.Sprintf("api%s-%d@bench.test", tag, i))
 					})
 					svcTime += parallel(b, n, clients, func(i int) error {
 						_, err := be.svc.Invite(context.Background(), actor, "bench", fmt.Sprintf("svc%s-%d@bench.test", tag, i), invite.Options{})
 						return err
+					})
+					bareTime += parallel(b, n, clients, func(i int) error {
+						return post(bare, fmt.Sprintf("bare%s-%d@bench.test", tag, i))
 					})
 				}
 				raw := float64(n*rounds*b.N) / rawTime.Seconds()
@@ -157,6 +190,7 @@ func BenchmarkCreateInvitation(b *testing.B) {
 				b.ReportMetric(api, "api-creates/s")
 				b.ReportMetric(api/raw, "ratio")
 				b.ReportMetric(float64(n*rounds*b.N)/svcTime.Seconds(), "service-creates/s")
+				b.ReportMetric(rawTime.Seconds()/bareTime.Seconds(), "bare-http-ratio")
 			})
 		}
 	}
