@@ -37,3 +37,20 @@ func TestPurgeIdempotency(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseTwice: a second Close does nothing and answers as the first;
+// the closed store refuses work instead of hanging.
+func TestCloseTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		s := storetest.Open(t, e)
+		if err := s.Close(); err != nil {
+			t.Fatalf("first close: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second close: %v", err)
+		}
+		if _, err := s.PurgeIdempotency(context.Background(), time.Now()); err == nil {
+			t.Error("a write on the closed store succeeded")
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,6 +55,10 @@ type Store struct {
 	// orgs remembers organizations as read, for CreateInvitationAlone
 	// (orgcache.go).
 	orgs *orgCache
+	// closeOnce makes Close safe to call again (a deferred Close after
+	// an explicit one); closeErr is what the first call answered.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ invite.Store = (*Store)(nil)
@@ -142,16 +147,19 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // writer's transactions, not in them, and wait for them.
 func (s *Store) DB() *sql.DB { return s.write }
 
-// Close closes the connection pools.
+// Close closes the connection pools. Later calls do nothing and answer
+// what the first did.
 func (s *Store) Close() error {
-	if s.w != nil {
-		s.w.close()
-	}
-	err := s.write.Close()
-	if s.read != s.write {
-		err = errors.Join(err, s.read.Close())
-	}
-	return err
+	s.closeOnce.Do(func() {
+		if s.w != nil {
+			s.w.close()
+		}
+		s.closeErr = s.write.Close()
+		if s.read != s.write {
+			s.closeErr = errors.Join(s.closeErr, s.read.Close())
+		}
+	})
+	return s.closeErr
 }
 
 // Ping checks that the database answers (for /readyz).
