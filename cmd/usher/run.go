@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"usher/internal/account"
@@ -19,8 +20,51 @@ import (
 	"usher/internal/sqlstore"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
+// version is set at build time (-ldflags "-X main.version=..."); left at
+// "dev", versionString tells what the Go toolchain recorded instead.
 var version = "dev"
+
+// versionString is the version a user reports: the one set at build time,
+// else the module's (go install usher@v1.2.3), with the commit of a build
+// from a checkout and the Go release.
+func versionString(set string, bi *debug.BuildInfo) string {
+	if bi == nil {
+		return set
+	}
+	v := set
+	if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	var extra []string
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" {
+		c := "commit " + rev
+		if modified == "true" {
+			c += ", modified"
+		}
+		extra = append(extra, c)
+	}
+	if bi.GoVersion != "" {
+		extra = append(extra, bi.GoVersion)
+	}
+	if len(extra) == 0 {
+		return v
+	}
+	return v + " (" + strings.Join(extra, "; ") + ")"
+}
+
+func buildVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return versionString(version, bi)
+}
 
 const usage = `usher — invitations and onboarding
 
@@ -65,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "import":
 		return importCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "usher", version)
+		fmt.Fprintln(stdout, "usher", buildVersion())
 		return nil
 	case "help", "--help", "-h", "-help":
 		fmt.Fprint(stdout, usage)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +156,27 @@ func TestCommandLine(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+func TestVersionString(t *testing.T) {
+	t.Parallel()
+	checkout := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "429f8e3c1a2b3c4d5e6f"}, {Key: "vcs.modified", Value: "true"}}}
+	installed := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.3"}}
+	for _, c := range []struct {
+		set  string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"dev", checkout, "dev (commit 429f8e3c1a2b, modified; go1.26.0)"},
+		{"dev", installed, "v1.2.3 (go1.26.0)"},
+		{"v2.0.0", installed, "v2.0.0 (go1.26.0)"},
+		{"dev", nil, "dev"},
+		{"dev", &debug.BuildInfo{}, "dev"},
+	} {
+		if got := versionString(c.set, c.bi); got != c.want {
+			t.Errorf("versionString(%q, %+v) = %q, want %q", c.set, c.bi, got, c.want)
+		}
 	}
 }

@@ -104,7 +104,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if sender != nil {
 		mailNote = "mail goes out through the SMTP server"
 	}
-	fmt.Fprintf(stdout, "usher %s listening on %s (%s; %s)\n", version, fs.db.baseURL, a.store.Dialect(), mailNote)
+	fmt.Fprintf(stdout, "usher %s listening on %s (%s; %s)\n", buildVersion(), fs.db.baseURL, a.store.Dialect(), mailNote)
 	if has, err := a.svc.HasUsers(ctx); err == nil && !has {
 		fmt.Fprintf(stdout, "No accounts yet. Create the first admin and an organization:\n"+
 			"  usher admin create --email you@example.com --password '…' --org \"Your organization\"\n")
