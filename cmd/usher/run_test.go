@@ -89,6 +89,11 @@ func TestCommandLine(t *testing.T) {
 	if err == nil || !strings.Contains(out, "ana@example.com") || !strings.Contains(out, "/i/") || !strings.Contains(out, "invalid_email") {
 		t.Errorf("invite = %q, %v; want two invited with links and one invalid", out, err)
 	}
+	for _, args := range [][]string{{"serve", "--help"}, {"invite", "-h"}, {"apikey", "create", "-help"}} {
+		if out, err := usher(t, env, args...); err != nil || !strings.Contains(out, "Usage of usher "+args[0]) {
+			t.Errorf("usher %s = %q, %v; want the flags and no error", strings.Join(args, " "), out, err)
+		}
+	}
 	if _, err := usher(t, env, "frobnicate"); err == nil {
 		t.Error("an unknown command succeeded")
 	}
