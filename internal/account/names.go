@@ -3,7 +3,12 @@ package account
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Username limits.
@@ -13,8 +18,11 @@ const (
 )
 
 // UsernameFromEmail proposes a username from an email's local part:
-// lowercased, with "+tags" dropped and every run of characters other than
-// a–z, 0–9, "." and "_" turned into one "-" ("Ana.Silva+x@…" → "ana.silva").
+// lowercased, with "+tags" dropped, letters spelt without their accents
+// ("jürgen" → "jurgen", "straße" → "strasse"), and every run of other
+// characters than a–z, 0–9, "." and "_" turned into one "-"
+// ("Ana.Silva+x@…" → "ana.silva"). What is too short gets "user": "x@…"
+// → "x-user", and a local part with nothing usable → "user".
 func UsernameFromEmail(email string) string {
 	local := email
 	if at := strings.LastIndexByte(email, '@'); at >= 0 {
@@ -23,14 +31,33 @@ func UsernameFromEmail(email string) string {
 	if plus := strings.IndexByte(local, '+'); plus > 0 {
 		local = local[:plus]
 	}
-	name := sanitize(strings.ToLower(local), "._")
+	name := sanitize(unaccent(strings.ToLower(local)), "._")
 	if len(name) > MaxUsernameLen {
 		name = strings.TrimRight(name[:MaxUsernameLen], "-._")
 	}
-	for len(name) < MinUsernameLen {
-		name += "user"[:MinUsernameLen]
+	switch {
+	case name == "":
+		name = "user"
+	case len(name) < MinUsernameLen:
+		name += "-user"
 	}
 	return name
+}
+
+// noDecomposition spells the Latin letters that Unicode does not write as
+// a base letter and an accent the way they are usually written in ASCII.
+var noDecomposition = strings.NewReplacer("ß", "ss", "æ", "ae", "ø", "o", "œ", "oe", "ł", "l", "đ", "d",
+	"ð", "d", "þ", "th", "ı", "i")
+
+// unaccent drops accents (combining marks after canonical decomposition)
+// and spells the letters of noDecomposition in ASCII; other characters
+// are kept.
+func unaccent(s string) string {
+	out, _, err := transform.String(transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn))), s)
+	if err != nil {
+		out = s
+	}
+	return noDecomposition.Replace(out)
 }
 
 // CheckUsername returns why u is not an acceptable username ("" if it is).
