@@ -150,7 +150,7 @@ func (s *server) patchSettings(w http.ResponseWriter, r *http.Request, a invite.
 	}
 	org, err := s.svc.UpdateSettings(r.Context(), a, r.PathValue("org"), func(st *account.Settings) error {
 		if err := json.Unmarshal(patch, st); err != nil {
-			return decodeError(err)
+			return decodeError(err, st)
 		}
 		return nil
 	})

@@ -203,6 +203,19 @@ func TestAPIIsolationAndErrors(t *testing.T) {
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email": "y@example.com", "colour": "red"}`), 422, "validation_failed")
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email": `), 422, "validation_failed")
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, `{"email": "y@example.com", "admin": "yes"}`), 422, "validation_failed")
+		for body, want := range map[string]string{
+			`"y@example.com"`:                               "the body must hold one JSON object",
+			`[{"email": "y@example.com"}]`:                  "the body must hold one JSON object",
+			`{"email": 5}`:                                  "email must be a string",
+			`{"email": "y@example.com", "admin": "yes"}`:    "admin must be true or false",
+			`{"email": "y@example.com", "groups": "A"}`:     "groups must be an array",
+			`{"email": "y@example.com", "expires_in": "1"}`: "expires_in must be a number",
+		} {
+			p := ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, body), 422, "validation_failed")
+			if p["detail"] != want {
+				t.Errorf("%s: detail %q, want %q", body, p["detail"], want)
+			}
+		}
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "not an email"}), 422, "invalid_email")
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "y@example.com", "language": "xx-!!"}), 422, "validation_failed")
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "y@example.com", "groups": []string{"Nope"}}), 422, "validation_failed")

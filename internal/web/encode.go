@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"usher/internal/account"
@@ -34,7 +35,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, v)
 	}
 	if dec.More() {
 		return errorf(invite.CodeValidation, "the body must hold one JSON object")
@@ -45,7 +46,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-func decodeError(err error) error {
+// decodeError explains err, from decoding a body into v (nil if it was
+// not read into a value).
+func decodeError(err error, v any) error {
 	var tooLarge *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -56,10 +59,12 @@ func decodeError(err error) error {
 		return errorf(invite.CodeValidation, "the body is empty; send a JSON object")
 	case errors.As(err, &syntax):
 		return errorf(invite.CodeValidation, fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+	case errors.As(err, &typ) && typ.Field == "":
+		return errorf(invite.CodeValidation, "the body must hold one JSON object")
 	case errors.As(err, &typ):
-		field := typ.Field
-		return errorf(invite.CodeValidation, fmt.Sprintf("%s must be %s", field, jsonType(typ.Type.String())),
-			account.FieldError{Field: field, Code: "invalid_type", Message: "must be " + jsonType(typ.Type.String())})
+		field, want := bodyPath(reflect.TypeOf(v), typ.Field), jsonType(typ.Type)
+		return errorf(invite.CodeValidation, fmt.Sprintf("%s must be %s", field, want),
+			account.FieldError{Field: field, Code: "invalid_type", Message: "must be " + want})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return errorf(invite.CodeValidation, fmt.Sprintf("unknown field %q", field),
@@ -68,15 +73,54 @@ func decodeError(err error) error {
 	return errorf(invite.CodeValidation, "the body could not be read as JSON")
 }
 
-func jsonType(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "[]"), strings.HasPrefix(goType, "*[]"):
+// bodyPath returns path, where encoding/json says a value of type t held
+// a wrong type, as the body's field names: json also names the structs
+// embedded on the way, by their Go names ("optionsJSON.groups").
+func bodyPath(t reflect.Type, path string) string {
+	var out []string
+	for seg := range strings.SplitSeq(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out, t = append(out, seg), nil
+			continue
+		}
+		if f, ok := t.FieldByName(seg); ok && f.Anonymous && len(f.Index) == 1 {
+			t = f.Type // an embedded struct: its fields are the body's
+			continue
+		}
+		out, t = append(out, seg), jsonFieldType(t, seg)
+	}
+	return strings.Join(out, ".")
+}
+
+// jsonFieldType returns the type of struct t's field that JSON names name,
+// embedded structs' included (nil if none).
+func jsonFieldType(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name || tag == "" && f.Name == name {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// jsonType names the JSON a Go type is read from.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 		return "a number"
-	case strings.Contains(goType, "bool"):
+	case reflect.Bool:
 		return "true or false"
-	case strings.Contains(goType, "string"):
+	case reflect.String:
 		return "a string"
 	}
 	return "an object"

@@ -66,7 +66,7 @@ type readBody func(w http.ResponseWriter, r *http.Request) (sum string, done fun
 func jsonBody(w http.ResponseWriter, r *http.Request) (string, func(), error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		return "", nil, decodeError(err)
+		return "", nil, decodeError(err, nil)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	h := requestHash(r)
