@@ -216,6 +216,12 @@ func TestAPIIsolationAndErrors(t *testing.T) {
 				t.Errorf("%s: detail %q, want %q", body, p["detail"], want)
 			}
 		}
+		for _, body := range []string{`{"expires_at": "tomorrow"}`, `{"expires_at": "2026-13-01T00:00:00Z"}`, `{"expires_at": 5}`} {
+			p := ev.want(ev.do("PATCH", "/api/v1/orgs/acme/invitations/"+id, ev.key, body), 422, "validation_failed")
+			if !strings.Contains(fmt.Sprint(p["detail"]), "RFC 3339") {
+				t.Errorf("%s: detail %q, want it to say how to write a time", body, p["detail"])
+			}
+		}
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "not an email"}), 422, "invalid_email")
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "y@example.com", "language": "xx-!!"}), 422, "validation_failed")
 		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "y@example.com", "groups": []string{"Nope"}}), 422, "validation_failed")

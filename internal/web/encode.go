@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -65,6 +66,8 @@ func decodeError(err error, v any) error {
 		field, want := bodyPath(reflect.TypeOf(v), typ.Field), jsonType(typ.Type)
 		return errorf(invite.CodeValidation, fmt.Sprintf("%s must be %s", field, want),
 			account.FieldError{Field: field, Code: "invalid_type", Message: "must be " + want})
+	case errors.As(err, new(*time.ParseError)), strings.HasPrefix(err.Error(), "Time.UnmarshalJSON:"):
+		return errorf(invite.CodeValidation, "a time must be a string in RFC 3339 form, such as 2026-12-31T17:00:00Z")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return errorf(invite.CodeValidation, fmt.Sprintf("unknown field %q", field),
