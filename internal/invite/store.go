@@ -43,6 +43,8 @@ type Tx interface {
 	ImportStore
 	// WebStore holds password resets and sign-up links (password.go).
 	WebStore
+	// WebhookStore holds webhook endpoints and their messages (webhooks.go).
+	WebhookStore
 }
 
 // UserStore holds accounts, sessions and API keys.

@@ -1,6 +1,7 @@
 // Package job is usher's background work: delivering due email from the
-// outbox, and the periodic sweeps (expiry, reminders, clean-up). Every
-// instance delivers; sweeps run on whichever instance holds their lease.
+// outbox and due webhook messages, and the periodic sweeps (expiry,
+// reminders, clean-up). Every instance delivers; sweeps run on whichever
+// instance holds their lease.
 package job
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -81,6 +83,8 @@ type Runner struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	wake    chan struct{}
+	// hookClient sends webhook messages (hooks.go).
+	hookClient *http.Client
 }
 
 // New returns a Runner. A nil sender keeps mail in the built-in mailbox.
@@ -90,7 +94,7 @@ func New(cfg Config, store *sqlstore.Store, svc *invite.Service, renderer *mail.
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{cfg: cfg, store: store, svc: svc, renderer: renderer, sender: sender, now: svc.Now, log: log,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), hookClient: newHookClient()}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(math.Ceil(cfg.Rate))))
 	}

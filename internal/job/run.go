@@ -9,13 +9,39 @@ import (
 // sweepLease names the lease that makes one instance run the sweeps.
 const sweepLease = "sweeps"
 
-// Run delivers due email and runs the periodic sweeps until ctx ends. A
-// round in flight finishes before Run returns.
+// Run delivers due email and webhook messages and runs the periodic
+// sweeps until ctx ends. A round in flight finishes before Run returns.
 func (r *Runner) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { r.deliverLoop(ctx) })
+	wg.Go(func() { r.hookLoop(ctx) })
 	wg.Go(func() { r.sweepLoop(ctx) })
 	wg.Wait()
+}
+
+// hookLoop delivers due webhook messages, looking every Poll.
+func (r *Runner) hookLoop(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.Poll)
+	defer tick.Stop()
+	for {
+		for ctx.Err() == nil {
+			n, err := r.DeliverHooksOnce(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("deliver webhooks", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (r *Runner) deliverLoop(ctx context.Context) {

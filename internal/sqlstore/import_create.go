@@ -177,6 +177,9 @@ func (t *tx) CreateImportInvitations(ctx context.Context, c *invite.ImportCreate
 	if _, err := t.q.ExecContext(ctx, importGroupLinks(t.d), c.ImportID, c.OrgID); err != nil {
 		return 0, fmt.Errorf("sqlstore: create import invitation groups: %w", err)
 	}
+	if err := t.hookImport(ctx, c.ImportID, c.OrgID, c.Now); err != nil {
+		return 0, err
+	}
 	return created, nil
 }
 

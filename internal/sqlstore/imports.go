@@ -515,7 +515,7 @@ func (t *tx) AddEvents(ctx context.Context, events []*invite.Event) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: add events: %w", err)
 	}
-	return nil
+	return t.hookEvents(ctx, events...)
 }
 
 func (t *tx) EnqueueEmails(ctx context.Context, emails []*invite.Email) error {

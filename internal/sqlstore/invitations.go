@@ -97,7 +97,7 @@ var guardedNewInvitation = map[Dialect]string{
 }
 
 func guardedSQL(q string) string {
-	orgOK := fmt.Sprintf(` AND EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $%d AND settings = $%d)`,
+	orgOK := fmt.Sprintf(` AND EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $%d AND settings = $%d AND webhooks = 0)`,
 		invitationParams+1, invitationParams+2)
 	return strings.Replace(q, " ON CONFLICT", orgOK+" ON CONFLICT", 1)
 }
@@ -205,6 +205,12 @@ func (t *tx) createInvitation(ctx context.Context, inv *invite.Invitation, ev *i
 	if err != nil {
 		return err
 	}
+	if created != nil && org == nil {
+		// (A guarded create is for an organization without endpoints.)
+		if err := t.hookEvents(ctx, created); err != nil {
+			return err
+		}
+	}
 	// What the row does not hold is written beside it.
 	if ev != nil {
 		if err := t.AddEvent(ctx, ev); err != nil {
@@ -224,7 +230,7 @@ func (t *tx) whyNotInserted(ctx context.Context, email string, org *cachedOrg) e
 	q, args := `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1), TRUE`, []any{email}
 	if org != nil {
 		q = `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1),
-			EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $3 AND settings = $4)`
+			EXISTS (SELECT 1 FROM organizations WHERE id = $2 AND slug = $3 AND settings = $4 AND webhooks = 0)`
 		args = append(args, org.org.ID, org.org.Slug, org.settings)
 	}
 	var user, orgSame bool
@@ -506,7 +512,7 @@ func (t *tx) AddEvent(ctx context.Context, e *invite.Event) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: add event: %w", err)
 	}
-	return nil
+	return t.hookEvents(ctx, e)
 }
 
 func (t *tx) Events(ctx context.Context, invitationID string) ([]invite.Event, error) {

@@ -36,12 +36,14 @@ type orgCache struct {
 type cachedOrg struct {
 	org      account.Organization
 	settings string // as stored, for the guard
+	hooks    int    // its webhook endpoints: a create alone writes no messages
 }
 
 func newOrgCache() *orgCache { return &orgCache{bySlug: map[string]cachedOrg{}} }
 
-// put records o as read, settings being its stored text.
-func (c *orgCache) put(o *account.Organization, settings string) {
+// put records o as read, settings being its stored text and hooks its
+// count of webhook endpoints.
+func (c *orgCache) put(o *account.Organization, settings string, hooks int) {
 	if c == nil {
 		return
 	}
@@ -50,7 +52,7 @@ func (c *orgCache) put(o *account.Organization, settings string) {
 	if len(c.bySlug) >= maxCachedOrgs {
 		clear(c.bySlug)
 	}
-	c.bySlug[o.Slug] = cachedOrg{org: *o, settings: settings}
+	c.bySlug[o.Slug] = cachedOrg{org: *o, settings: settings, hooks: hooks}
 }
 
 func (c *orgCache) get(slug string) (cachedOrg, bool) {
@@ -74,10 +76,11 @@ func (c *orgCache) drop(slug string) {
 
 var _ invite.AloneCreator = (*Store)(nil)
 
-// CachedOrg returns the organization slug as last read.
+// CachedOrg returns the organization slug as last read, unless it has
+// webhook endpoints: a create alone writes no webhook messages.
 func (s *Store) CachedOrg(slug string) (*account.Organization, bool) {
 	e, ok := s.orgs.get(strings.ToLower(slug))
-	if !ok {
+	if !ok || e.hooks > 0 {
 		return nil, false
 	}
 	return &e.org, true
@@ -95,7 +98,7 @@ var errOrgChanged = fmt.Errorf("%w: the organization changed", invite.ErrConflic
 // answers invite.ErrUserExists or invite.ErrConflict.
 func (s *Store) CreateInvitationAlone(ctx context.Context, org *account.Organization, inv *invite.Invitation, ev *invite.Event, mail *invite.Email) error {
 	e, ok := s.orgs.get(org.Slug)
-	if !ok || e.org.ID != org.ID {
+	if !ok || e.org.ID != org.ID || e.hooks > 0 {
 		return errOrgChanged
 	}
 	if len(inv.GroupIDs) > 0 || (mail != nil && !mailOnRow(inv, mail)) || !eventOnRow(inv, ev) {

@@ -159,7 +159,7 @@ func (s *Store) CompleteEmails(ctx context.Context, now time.Time, results []Ema
 			if err != nil {
 				return fmt.Errorf("sqlstore: complete emails: %w", err)
 			}
-			if err := t.deliveryStatus(ctx, part, invite.DeliverySent, "", now); err != nil {
+			if err := t.deliveryStatus(ctx, part, invite.DeliverySent, "", now, now); err != nil {
 				return err
 			}
 		}
@@ -175,13 +175,13 @@ func (s *Store) CompleteEmails(ctx context.Context, now time.Time, results []Ema
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'skipped', last_error = $2,
 					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
 				if err == nil {
-					err = t.deliveryStatus(ctx, []EmailResult{r}, invite.DeliveryNone, "", time.Time{})
+					err = t.deliveryStatus(ctx, []EmailResult{r}, invite.DeliveryNone, "", time.Time{}, now)
 				}
 			case r.Permanent:
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = $2,
 					lease_owner = NULL, lease_until = NULL WHERE id = $1`, r.Email.ID, r.Error)
 				if err == nil {
-					err = t.deliveryStatus(ctx, []EmailResult{r}, invite.DeliveryFailed, r.Error, time.Time{})
+					err = t.deliveryStatus(ctx, []EmailResult{r}, invite.DeliveryFailed, r.Error, time.Time{}, now)
 				}
 			default:
 				_, err = t.q.ExecContext(ctx, `UPDATE outbox SET due_at = $2, last_error = $3,
@@ -201,8 +201,9 @@ const idChunk = 500
 
 // deliveryStatus writes status on the invitations the invitation and
 // reminder emails among results are about, where that email is the
-// invitation's latest one (ordered by created_at, then id).
-func (t *tx) deliveryStatus(ctx context.Context, results []EmailResult, status, reason string, delivered time.Time) error {
+// invitation's latest one (ordered by created_at, then id), and announces
+// a sent or failed email to the organization's webhooks (event at now).
+func (t *tx) deliveryStatus(ctx context.Context, results []EmailResult, status, reason string, delivered, now time.Time) error {
 	var invIDs, emailIDs []any
 	for _, r := range results {
 		if r.Email.InvitationID != "" && (r.Email.Kind == invite.MailInvitation || r.Email.Kind == invite.MailReminder) {
@@ -224,6 +225,12 @@ func (t *tx) deliveryStatus(ctx context.Context, results []EmailResult, status, 
 			ORDER BY o.created_at DESC, o.id DESC LIMIT 1) IN (`+placeholders(4+len(invIDs), len(emailIDs))+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delivery status: %w", err)
+	}
+	switch status {
+	case invite.DeliverySent:
+		return t.hookDeliveries(ctx, "invitation.email_sent", "", invIDs, emailIDs, now)
+	case invite.DeliveryFailed:
+		return t.hookDeliveries(ctx, "invitation.email_failed", reason, invIDs, emailIDs, now)
 	}
 	return nil
 }

@@ -209,6 +209,9 @@ type tx struct {
 	q    querier
 	d    Dialect
 	orgs *orgCache // where organizations read are remembered; may be nil
+	// hooks counts the webhook endpoints of the organizations this
+	// transaction has read (webhooks.go).
+	hooks map[string]int
 }
 
 var _ invite.Tx = (*tx)(nil)

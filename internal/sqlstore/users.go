@@ -113,12 +113,20 @@ func scanOrgSettings(row interface{ Scan(...any) error }) (*account.Organization
 }
 
 func (t *tx) orgBy(ctx context.Context, col, v string) (*account.Organization, error) {
-	o, settings, err := scanOrgSettings(t.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE `+col+` = $1`, v))
+	var o account.Organization
+	var settings string
+	var hooks int
+	err := t.q.QueryRowContext(ctx, `SELECT `+orgCols+`, webhooks FROM organizations WHERE `+col+` = $1`, v).
+		Scan(&o.ID, &o.Slug, &o.Name, &o.Personal, &settings, tc(&o.CreatedAt), &hooks)
 	if err := one(err, "organization"); err != nil {
 		return nil, err
 	}
-	t.orgs.put(o, settings)
-	return o, nil
+	if o.Settings, err = decodeSettings(settings); err != nil {
+		return nil, err
+	}
+	t.hookCount(o.ID, hooks)
+	t.orgs.put(&o, settings, hooks)
+	return &o, nil
 }
 
 func (t *tx) OrgByID(ctx context.Context, id string) (*account.Organization, error) {

@@ -630,6 +630,33 @@ func openapiFlow(t *testing.T, ev *env) {
 	ev.want(ev.do("GET", acme+"/roles", ev.key, nil), http.StatusOK, "")
 	ev.want(ev.do("GET", "/api/v1/orgs/other/roles", ev.key, nil), http.StatusNotFound, "not_found")
 
+	// Webhook endpoints: the secret only when made; a later event is
+	// queued for the endpoint.
+	ev.want(ev.do("GET", acme+"/webhooks", ev.key, nil), http.StatusOK, "")
+	hook := ev.want(ev.do("POST", acme+"/webhooks", ev.key, map[string]any{"url": "https://crm.example.com/usher", "description": "CRM"}),
+		http.StatusCreated, "")
+	if !strings.HasPrefix(field(t, hook, "secret"), "whsec_") {
+		t.Errorf("created webhook = %v, want its secret", hook)
+	}
+	ev.want(ev.do("POST", acme+"/webhooks", ev.key, map[string]any{"url": "javascript:alert(1)"}, bad...), http.StatusUnprocessableEntity, "validation_failed")
+	hooks := ev.want(ev.do("GET", acme+"/webhooks", ev.key, nil), http.StatusOK, "")
+	if strings.Contains(fmt.Sprint(hooks), "whsec_") || !strings.Contains(fmt.Sprint(hooks), "crm.example.com") {
+		t.Errorf("webhooks = %v, want the endpoint without its secret", hooks)
+	}
+	hookPath := acme + "/webhooks/" + field(t, hook, "id")
+	ev.want(ev.do("POST", acme+"/invitations", ev.key, map[string]any{"email": "hooked@example.com"}), http.StatusCreated, "")
+	msgs := ev.want(ev.do("GET", hookPath+"/messages?limit=10", ev.key, nil), http.StatusOK, "")
+	if list, _ := msgs["data"].([]any); len(list) != 1 || !strings.Contains(fmt.Sprint(list[0]), "invitation.created") {
+		t.Errorf("webhook messages = %v, want the created invitation's", msgs)
+	}
+	ev.want(ev.do("GET", hookPath+"/messages?limit=0", ev.key, nil, bad...), http.StatusUnprocessableEntity, "validation_failed")
+	ev.want(ev.do("GET", "/api/v1/orgs/other/webhooks/"+field(t, hook, "id")+"/messages", ev.key, nil), http.StatusNotFound, "not_found")
+	if r := ev.do("DELETE", hookPath, ev.key, nil); r.Status != http.StatusNoContent {
+		t.Errorf("delete webhook: %d %s, want 204", r.Status, r.Body)
+	}
+	ev.want(ev.do("DELETE", hookPath, ev.key, nil), http.StatusNotFound, "not_found")
+	ev.want(ev.do("GET", hookPath+"/messages", ev.key, nil), http.StatusNotFound, "not_found")
+
 	// Audit.
 	audit := ev.want(ev.do("GET", acme+"/audit", ev.key, nil), http.StatusOK, "")
 	if entries, _ := audit["data"].([]any); len(entries) > 0 {

@@ -69,6 +69,10 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 	org("GET /api/v1/orgs/{org}/settings", s.getSettings)
 	org("PATCH /api/v1/orgs/{org}/settings", s.patchSettings)
 	org("GET /api/v1/orgs/{org}/audit", s.audit)
+	org("GET /api/v1/orgs/{org}/webhooks", s.listWebhooks)
+	post("POST /api/v1/orgs/{org}/webhooks", s.createWebhook)
+	org("DELETE /api/v1/orgs/{org}/webhooks/{id}", s.deleteWebhook)
+	org("GET /api/v1/orgs/{org}/webhooks/{id}/messages", s.webhookMessages)
 
 	raw("GET /api/v1/import-template.csv", s.importTemplateCSV)
 	raw("GET /api/v1/import-template.xlsx", s.importTemplateXLSX)
