@@ -30,6 +30,7 @@ type WebhookMessage struct {
 	EventID      string     `json:"id"`
 	Type         string     `json:"type"`
 	InvitationID string     `json:"invitation_id"`
+	Email        string     `json:"email"` // the invitation's
 	At           time.Time  `json:"at"`
 	Status       string     `json:"status"` // queued, delivered or failed
 	Attempts     int        `json:"attempts"`

@@ -27,7 +27,7 @@ import (
 // again after hookRetries, and the message is marked failed after the last.
 
 // hookRetries are the waits after each failed attempt: Standard Webhooks'
-// suggested schedule, eight attempts over about a day and a day.
+// suggested schedule: eight attempts over some 28 hours.
 var hookRetries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
 	5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 

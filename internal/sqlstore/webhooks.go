@@ -160,9 +160,10 @@ func (t *tx) WebhookMessages(ctx context.Context, orgID, webhookID string, limit
 	if err := one(err, "webhook"); err != nil {
 		return nil, err
 	}
-	rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`SELECT event_id, type, invitation_id, at, status, attempts,
-		last_status, last_error, due_at, delivered_at FROM webhook_messages WHERE webhook_id = $1
-		ORDER BY at DESC, event_id DESC LIMIT %d`, limit), webhookID)
+	rows, err := t.q.QueryContext(ctx, fmt.Sprintf(`SELECT m.event_id, m.type, m.invitation_id, COALESCE(i.email, ''), m.at,
+		m.status, m.attempts, m.last_status, m.last_error, m.due_at, m.delivered_at
+		FROM webhook_messages m LEFT JOIN invitations i ON i.id = m.invitation_id WHERE m.webhook_id = $1
+		ORDER BY m.at DESC, m.event_id DESC LIMIT %d`, limit), webhookID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: webhook messages: %w", err)
 	}
@@ -171,7 +172,7 @@ func (t *tx) WebhookMessages(ctx context.Context, orgID, webhookID string, limit
 	for rows.Next() {
 		var m invite.WebhookMessage
 		var due, delivered time.Time
-		if err := rows.Scan(&m.EventID, &m.Type, &m.InvitationID, tc(&m.At), &m.Status, &m.Attempts, &m.LastStatus,
+		if err := rows.Scan(&m.EventID, &m.Type, &m.InvitationID, &m.Email, tc(&m.At), &m.Status, &m.Attempts, &m.LastStatus,
 			&m.LastError, tc(&due), tc(&delivered)); err != nil {
 			return nil, err
 		}

@@ -81,6 +81,7 @@ func (s *server) adminRoutes(mux *http.ServeMux) {
 	org("POST /admin/orgs/{org}/settings", "settings", s.adminSettingsSave)
 	org("GET /admin/orgs/{org}/audit", "audit", s.adminAudit)
 	s.adminImportRoutes(org)
+	s.adminWebhookRoutes(org)
 }
 
 // signedIn sends visitors without a session to the sign-in page.
