@@ -97,6 +97,9 @@ func TestCommandLine(t *testing.T) {
 	if _, err := usher(t, env, "frobnicate"); err == nil {
 		t.Error("an unknown command succeeded")
 	}
+	if _, err := usher(t, env, "serve", "--invite-rate", "-1"); err == nil || !strings.Contains(err.Error(), "invite-rate") {
+		t.Errorf("serve accepted --invite-rate -1: %v", err)
+	}
 	if _, err := usher(t, env, "serve", "--log-format", "xml"); err == nil {
 		t.Error("serve accepted --log-format xml")
 	}

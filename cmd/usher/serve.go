@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jobPoll := fs.Duration("job-poll", time.Second, "how often to look for due email queued by other instances")
 	personal := fs.Bool("personal-orgs", true, "give every new user a personal organization")
 	openSignup := fs.Bool("open-signup", false, "let people create an account without an invitation")
+	inviteRate := fs.Int("invite-rate", 1000, "most people one organization may invite per hour through this instance's API and console (imports excepted; 0: no limit)")
 	importBytes := fs.Int64("import-max-bytes", bulk.DefaultMaxBytes, "largest import file accepted, in bytes")
 	importRows := fs.Int("import-max-rows", bulk.DefaultMaxRows, "most rows an import file may have")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -43,6 +44,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+	if *inviteRate < 0 {
+		return errors.New("--invite-rate must be 0 (no limit) or more")
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -75,6 +79,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer a.store.Close()
 	a.svc.SetOpenSignup(*openSignup)
+	a.svc.SetInvitesPerHour(*inviteRate)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

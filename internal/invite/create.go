@@ -95,6 +95,7 @@ func (s *Service) Invite(ctx context.Context, actor Actor, slug, email string, o
 		return c, nil
 	}
 	var out *Created
+	var held allowance
 	err := s.inTx(ctx, func(tx Tx) error {
 		oc, err := s.prepare(ctx, tx, actor, slug, opt, account.PermInvite)
 		if err != nil {
@@ -108,10 +109,14 @@ func (s *Service) Invite(ctx context.Context, actor Actor, slug, email string, o
 		if err != nil {
 			return &Error{Code: CodeInvalidEmail, Message: err.Error(), Fields: []account.FieldError{fieldErr("email", CodeInvalidEmail, emailReason(err))}}
 		}
+		if err := s.hold(&held, oc.org.ID, 1); err != nil {
+			return err
+		}
 		out, err = s.inviteOne(ctx, tx, actor, oc, norm, r, false)
 		return err
 	})
 	if err != nil {
+		s.release(held, 0)
 		return nil, err
 	}
 	s.transitioned("", out.Invitation.Status)
@@ -140,6 +145,7 @@ func (s *Service) InviteMany(ctx context.Context, actor Actor, slug string, emai
 		return nil, invalid(fieldErr("username", "invalid", "a username can only be chosen when inviting one person"))
 	}
 	var results []BatchResult
+	var held allowance
 	err := s.inTx(ctx, func(tx Tx) error {
 		results = results[:0]
 		oc, err := s.prepare(ctx, tx, actor, slug, opt, account.PermInvite)
@@ -148,6 +154,9 @@ func (s *Service) InviteMany(ctx context.Context, actor Actor, slug string, emai
 		}
 		r, err := oc.resolve(opt)
 		if err != nil {
+			return err
+		}
+		if err := s.hold(&held, oc.org.ID, len(emails)); err != nil {
 			return err
 		}
 		seen := map[string]bool{}
@@ -180,13 +189,17 @@ func (s *Service) InviteMany(ctx context.Context, actor Actor, slug string, emai
 		return nil
 	})
 	if err != nil {
+		s.release(held, 0)
 		return nil, err
 	}
+	used := 0
 	for _, r := range results {
 		if r.Created != nil {
+			used++
 			s.transitioned("", r.Created.Invitation.Status)
 		}
 	}
+	s.release(held, used)
 	return results, nil
 }
 
@@ -566,9 +579,14 @@ func (s *Service) inviteAlone(ctx context.Context, actor Actor, slug, email stri
 	if err != nil || !org.Settings.DomainAllowed(norm) {
 		return nil, false
 	}
+	var held allowance
+	if err := s.hold(&held, org.ID, 1); err != nil {
+		return nil, false // the transactional path refuses it
+	}
 	inv := s.newInvitation(oc, norm, account.UsernameFromEmail(norm), r)
 	token, ev, mail := s.open(inv, r, actor)
 	if err := s.alone.CreateInvitationAlone(ctx, org, inv, ev, mail); err != nil {
+		s.release(held, 0)
 		return nil, false
 	}
 	return s.created(oc, inv, token), true

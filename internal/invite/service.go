@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"usher/internal/account"
 )
@@ -23,6 +24,10 @@ type Config struct {
 	PersonalOrgs bool
 	// OpenSignup lets people register without an invitation (password.go).
 	OpenSignup bool
+	// InvitesPerHour bounds the invitations an organization creates per
+	// hour through Invite and InviteMany, on this instance (0: no limit;
+	// ratelimit.go).
+	InvitesPerHour int
 }
 
 // Service carries out every operation of the domain, checking the
@@ -37,6 +42,8 @@ type Service struct {
 	keys   sync.Map // API key hash → cachedKey
 	// alone is the store, if it can create an invitation in one statement.
 	alone AloneCreator
+	// limit bounds invitations per organization and hour.
+	limit *inviteLimiter
 
 	// OnTransition, if set, is called after a committed status change
 	// (for metrics).
@@ -52,7 +59,8 @@ func New(store Store, clock Clock, hasher *account.Hasher, tokens *Tokens, cfg C
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Service{store: store, now: clock, hasher: hasher, tokens: tokens, cfg: cfg, log: log}
+	s := &Service{store: store, now: clock, hasher: hasher, tokens: tokens, cfg: cfg, log: log,
+		limit: &inviteLimiter{perHour: cfg.InvitesPerHour, orgs: map[string]*rate.Limiter{}}}
 	s.alone, _ = store.(AloneCreator)
 	return s
 }

@@ -284,3 +284,20 @@ func TestAPIPagination(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIInviteRateLimit: past the organization's hourly allowance, a
+// create answers 429 rate_limited, as the OpenAPI document says.
+func TestAPIInviteRateLimit(t *testing.T) {
+	ev := newEnv(t, storetest.Engines()[0])
+	validateOpenAPI(t, ev)
+	ev.svc.SetInvitesPerHour(2)
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": email}), http.StatusCreated, "")
+	}
+	p := ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations", ev.key, map[string]any{"email": "c@example.com"}), http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(fmt.Sprint(p["detail"]), "2 people per hour") {
+		t.Errorf("detail %q", p["detail"])
+	}
+	ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations/batch", ev.key, map[string]any{"emails": []string{"d@example.com"}}),
+		http.StatusTooManyRequests, "rate_limited")
+}
