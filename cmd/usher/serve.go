@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	jobPoll := fs.Duration("job-poll", time.Second, "how often to look for due email queued by other instances")
 	personal := fs.Bool("personal-orgs", true, "give every new user a personal organization")
 	openSignup := fs.Bool("open-signup", false, "let people create an account without an invitation")
+	hookPrivate := fs.Bool("webhook-private", false, "let webhooks reach loopback and private network addresses (off: only public ones, so that no organization's owner reaches this instance's network)")
 	inviteRate := fs.Int("invite-rate", 1000, "most people one organization may invite per hour through this instance's API and console (imports excepted; 0: no limit)")
 	importBytes := fs.Int64("import-max-bytes", bulk.DefaultMaxBytes, "largest import file accepted, in bytes")
 	importRows := fs.Int("import-max-rows", bulk.DefaultMaxRows, "most rows an import file may have")
@@ -85,7 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
 	runner := job.New(job.Config{Rate: *sendRate, RetryBase: *retryBase, RetryMax: *retryMax,
-		Batch: *jobBatch, Lease: *jobLease, Poll: *jobPoll}, a.store, a.svc, renderer, sender, log)
+		Batch: *jobBatch, Lease: *jobLease, Poll: *jobPoll, HookPrivate: *hookPrivate}, a.store, a.svc, renderer, sender, log)
 	a.svc.OnTransition = func(from, to invite.Status) {
 		metrics.Transition(from, to)
 		runner.Wake()

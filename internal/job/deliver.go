@@ -42,6 +42,9 @@ type Config struct {
 	Poll time.Duration
 	// Sweep is how often expiry and reminders run.
 	Sweep time.Duration
+	// HookPrivate lets webhooks reach loopback and private network
+	// addresses (hooks.go); off, only public ones.
+	HookPrivate bool
 }
 
 func (c *Config) defaults() {
@@ -94,7 +97,7 @@ func New(cfg Config, store *sqlstore.Store, svc *invite.Service, renderer *mail.
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{cfg: cfg, store: store, svc: svc, renderer: renderer, sender: sender, now: svc.Now, log: log,
-		wake: make(chan struct{}, 1), hookClient: newHookClient()}
+		wake: make(chan struct{}, 1), hookClient: newHookClient(cfg.HookPrivate)}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(math.Ceil(cfg.Rate))))
 	}

@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"usher/internal/sqlstore"
@@ -160,9 +163,57 @@ func (r *Runner) postHook(ctx context.Context, d sqlstore.HookDelivery) (int, er
 	return res.StatusCode, nil
 }
 
-// newHookClient is the HTTP client webhooks are sent with: a redirect is
+// newHookClient is the HTTP client webhooks are sent with. A redirect is
 // not followed but answered as a failure (a moved endpoint is for its
 // owner to update; following it would send the signed body elsewhere).
-func newHookClient() *http.Client {
-	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// Unless private is set, it connects only to public addresses: every
+// user owns an organization of their own, and its endpoints must not
+// reach this instance's own network. The address is checked as dialled,
+// after name resolution, so a name cannot resolve one way when checked
+// and another when used. No proxy is used.
+func newHookClient(private bool) *http.Client {
+	dialer := &net.Dialer{Timeout: HookTimeout}
+	if !private {
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("webhook address %s: %w", address, err)
+			}
+			if !publicAddr(ap.Addr()) {
+				return fmt.Errorf("%s is not a public address; webhooks reach only public ones (usher serve --webhook-private allows others)", ap.Addr())
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Transport: &http.Transport{DialContext: dialer.DialContext, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4,
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: HookTimeout, ResponseHeaderTimeout: HookTimeout},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// nonPublic are the ranges webhooks may not reach besides those netip
+// names (loopback, private, link-local, multicast, unspecified).
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),   // reserved, and broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),  // NAT64, which can reach any IPv4 address
+}
+
+// publicAddr tells whether a is an address on the public internet.
+func publicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }

@@ -122,7 +122,7 @@ func (b *bundle) hookMessages(t *testing.T, id string) []invite.WebhookMessage {
 
 func TestWebhooks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
-		b := setup(t, e, options{})
+		b := setup(t, e, options{cfg: job.Config{HookPrivate: true}}) // the receiver is on 127.0.0.1
 		// An API key's create takes the one-statement path while the
 		// organization has no endpoint, and must not once it has one, even
 		// with the organization remembered from before.
@@ -320,7 +320,7 @@ func TestWebhookPermissions(t *testing.T) {
 // message once.
 func TestWebhooksTwoInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
-		b := setup(t, e, options{})
+		b := setup(t, e, options{cfg: job.Config{HookPrivate: true}})
 		rcv := newReceiver(t)
 		if _, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, rcv.URL, ""); err != nil {
 			t.Fatal(err)
@@ -333,7 +333,7 @@ func TestWebhooksTwoInstances(t *testing.T) {
 		if _, err := b.svc.InviteMany(b.ctx, b.owner, b.org.Slug, emails, invite.Options{NoEmail: true}, false); err != nil {
 			t.Fatal(err)
 		}
-		runners := []*job.Runner{b.runner, b.newRunner(job.Config{})}
+		runners := []*job.Runner{b.runner, b.newRunner(job.Config{HookPrivate: true})}
 		var wg sync.WaitGroup
 		for _, r := range runners {
 			wg.Go(func() {
@@ -363,4 +363,26 @@ func TestWebhooksTwoInstances(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestWebhooksPublicOnly: by default an endpoint on this machine or its
+// network is not reached, and says why.
+func TestWebhooksPublicOnly(t *testing.T) {
+	b := setup(t, storetest.Engines()[0], options{})
+	rcv := newReceiver(t)
+	hook, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, rcv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.invite(t, "ana@example.test", invite.Options{})
+	if n := b.hooks(t); n != 1 {
+		t.Fatalf("attempted %d, want 1", n)
+	}
+	if got := rcv.take(); len(got) != 0 {
+		t.Errorf("a loopback endpoint was reached: %d requests", len(got))
+	}
+	if m := b.hookMessages(t, hook.ID)[0]; m.Status != invite.HookQueued || m.LastStatus != 0 ||
+		!strings.Contains(m.LastError, "127.0.0.1 is not a public address") {
+		t.Errorf("message to a loopback endpoint: %+v", m)
+	}
 }

@@ -98,7 +98,7 @@ func newJourney(t *testing.T) *journey {
 	for _, f := range old {
 		os.Remove(f)
 	}
-	return &journey{env: ev, runner: job.New(job.Config{}, ev.store, ev.svc, renderer, nil, nil),
+	return &journey{env: ev, runner: job.New(job.Config{HookPrivate: true}, ev.store, ev.svc, renderer, nil, nil),
 		name: strings.TrimPrefix(t.Name(), "TestBrowser"), dir: dir}
 }
 
