@@ -3,6 +3,7 @@ package invite_test
 import (
 	"testing"
 
+	"usher/internal/account"
 	"usher/internal/bulk"
 	"usher/internal/invite"
 	"usher/internal/sqlstore/storetest"
@@ -46,7 +47,21 @@ func TestImportWebhookMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		imp = b.preview(t, b.org.Slug, "email\ndan@example.com\neva@example.com\nfay@example.com\n", bulk.Limits{}, invite.ImportOptions{SendEmail: true})
+		// Two people with accounts are added directly (their events are
+		// written apart from the plain rows').
+		for _, u := range []string{"gus@example.com", "hal@example.com"} {
+			if _, err := b.svc.CreateUser(b.ctx, u, "correct horse battery", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.svc.UpdateSettings(b.ctx, b.owner, b.org.Slug, func(s *account.Settings) error {
+			s.AddExistingUsers = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		imp = b.preview(t, b.org.Slug, "email\ndan@example.com\neva@example.com\nfay@example.com\ngus@example.com\nhal@example.com\n",
+			bulk.Limits{}, invite.ImportOptions{SendEmail: true})
 		b.commit(t, b.org.Slug, imp.ID)
 		if _, run, err := b.svc.CommitImport(b.ctx, b.owner, b.org.Slug, imp.ID); err != nil {
 			t.Fatalf("commit again: %v", err)
@@ -55,8 +70,8 @@ func TestImportWebhookMessages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := count(); got["invitation.created"] != 6 || len(got) != 1 {
-			t.Errorf("messages after committing 3 rows with 2 endpoints = %v, want invitation.created: 6", got)
+		if got := count(); got["invitation.created"] != 6 || got["invitation.added"] != 4 || len(got) != 2 {
+			t.Errorf("messages after committing 3 new and 2 existing people with 2 endpoints = %v, want invitation.created: 6, invitation.added: 4", got)
 		}
 	})
 }

@@ -19,7 +19,9 @@ import (
 // CreateInvitationAlone writes an invitation in one statement, guarded by
 // the organization: the statement writes only if the organization still
 // has the slug and the settings (as stored, byte for byte) that the
-// invitation was checked against. A cached entry can be stale, or even
+// invitation was checked against, and no webhook endpoint (the statement
+// writes no webhook messages; an organization with endpoints takes the
+// transactional path). A cached entry can be stale, or even
 // never committed (read by a transaction that rolled back); the guard then
 // fails and the caller takes the transactional path, which reads the
 // organization again. The cache decides only how often the short path is

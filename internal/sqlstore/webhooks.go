@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"usher/internal/invite"
@@ -36,24 +37,41 @@ func (t *tx) noHooks(orgID string) bool {
 // hookType names an event's type in webhook messages ("invitation.accepted").
 func hookType(eventType string) string { return "invitation." + eventType }
 
-// hookEvents writes the webhook messages of events.
+// hookEvents writes the webhook messages of events, a few hundred per
+// statement.
 func (t *tx) hookEvents(ctx context.Context, events ...*invite.Event) error {
+	var due []*invite.Event
 	for _, e := range events {
-		if e == nil || t.noHooks(e.OrgID) {
-			continue
+		if e != nil && !t.noHooks(e.OrgID) {
+			due = append(due, e)
 		}
-		_, err := t.q.ExecContext(ctx, `INSERT INTO webhook_messages (webhook_id, event_id, org_id, invitation_id, type,
-			from_status, to_status, actor, detail, at, due_at)
-			SELECT w.id, `+t.param(1, "text")+`, w.org_id, `+t.param(3, "text")+`, `+t.param(4, "text")+`, `+t.param(5, "text")+`, `+
-			t.param(6, "text")+`, `+t.param(7, "text")+`, `+t.param(8, "text")+`, `+t.param(9, "timestamptz")+`, `+t.param(9, "timestamptz")+`
-			FROM webhooks w WHERE w.org_id = $2`,
-			e.ID, e.OrgID, e.InvitationID, hookType(e.Type), string(e.From), string(e.To), e.Actor, e.Detail, t.t(e.At))
-		if err != nil {
+	}
+	for part := range slices.Chunk(due, hookChunk) {
+		var q strings.Builder
+		q.WriteString(`WITH e (event_id, org_id, invitation_id, type, from_status, to_status, actor, detail, at) AS (VALUES `)
+		args := make([]any, 0, 9*len(part))
+		for i, e := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, %s)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, t.param(n+9, "timestamptz"))
+			args = append(args, e.ID, e.OrgID, e.InvitationID, hookType(e.Type), string(e.From), string(e.To), e.Actor, e.Detail, t.t(e.At))
+		}
+		q.WriteString(`) INSERT INTO webhook_messages (webhook_id, event_id, org_id, invitation_id, type, from_status, to_status,
+			actor, detail, at, due_at)
+			SELECT w.id, e.event_id, e.org_id, e.invitation_id, e.type, e.from_status, e.to_status, e.actor, e.detail, e.at, e.at
+			FROM e JOIN webhooks w ON w.org_id = e.org_id`)
+		if _, err := t.q.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("sqlstore: webhook messages: %w", err)
 		}
 	}
 	return nil
 }
+
+// hookChunk is how many events one statement announces (9 parameters
+// each).
+const hookChunk = 500
 
 // param is $i, typed for PostgreSQL, which does not infer the types of
 // parameters in a SELECT list.
