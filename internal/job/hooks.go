@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
 	"usher/internal/sqlstore"
 )
@@ -116,10 +117,7 @@ func (r *Runner) sendHook(ctx context.Context, d sqlstore.HookDelivery) sqlstore
 	default:
 		res.RetryAt = r.now().Add(hookRetries[d.Attempts-1])
 	}
-	res.Error = err.Error()
-	if len(res.Error) > 500 {
-		res.Error = res.Error[:500]
-	}
+	res.Error = printable(err.Error(), 500)
 	r.log.Warn("webhook not delivered", "webhook_id", d.WebhookID, "event_id", d.EventID, "attempt", d.Attempts,
 		"status", status, "err", err, "given_up", res.Failed)
 	return res
@@ -155,10 +153,10 @@ func (r *Runner) postHook(ctx context.Context, d sqlstore.HookDelivery) (int, er
 		return 0, err
 	}
 	defer res.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(res.Body, 200))
+	snippet, _ := io.ReadAll(io.LimitReader(res.Body, 1024)) // 200 characters, even of 4 bytes each, and more
 	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16)) // so the connection can be reused
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return res.StatusCode, fmt.Errorf("the endpoint answered %s: %s", res.Status, strings.TrimSpace(string(snippet)))
+		return res.StatusCode, fmt.Errorf("the endpoint answered %s: %s", printable(res.Status, 100), printable(string(snippet), 200))
 	}
 	return res.StatusCode, nil
 }
@@ -216,4 +214,23 @@ func publicAddr(a netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// printable is what an endpoint said, fit to store and show: valid UTF-8,
+// control characters as spaces, at most n runes, trimmed.
+func printable(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	for _, r := range s {
+		if n == 0 {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		b.WriteRune(r)
+		n--
+	}
+	return strings.TrimSpace(b.String())
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"usher/internal/invite"
 	"usher/internal/job"
@@ -26,6 +27,7 @@ type receiver struct {
 	mu     sync.Mutex
 	got    []hookRequest
 	status int
+	reply  string // the body it answers
 }
 
 type hookRequest struct {
@@ -39,7 +41,7 @@ type hookRequest struct {
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{status: http.StatusNoContent}
+	r := &receiver{status: http.StatusNoContent, reply: "thanks"}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		hr := hookRequest{header: req.Header.Clone(), body: body}
@@ -48,13 +50,13 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		r.mu.Lock()
 		r.got = append(r.got, hr)
-		status := r.status
+		status, reply := r.status, r.reply
 		r.mu.Unlock()
 		if status == http.StatusFound {
 			w.Header().Set("Location", "http://elsewhere.test/")
 		}
 		w.WriteHeader(status)
-		w.Write([]byte("thanks"))
+		w.Write([]byte(reply))
 	}))
 	t.Cleanup(r.Close)
 	return r
@@ -385,4 +387,29 @@ func TestWebhooksPublicOnly(t *testing.T) {
 		!strings.Contains(m.LastError, "127.0.0.1 is not a public address") {
 		t.Errorf("message to a loopback endpoint: %+v", m)
 	}
+}
+
+// TestWebhookErrorText: what a failing endpoint answers is kept as valid
+// text, bounded, whatever its bytes.
+func TestWebhookErrorText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e, options{cfg: job.Config{HookPrivate: true}})
+		rcv := newReceiver(t)
+		rcv.answer(http.StatusBadGateway)
+		rcv.reply = "\x00bad\xff\x1b[31m" + strings.Repeat("é", 300)
+		hook, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, rcv.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.invite(t, "ana@example.test", invite.Options{})
+		if n := b.hooks(t); n != 1 {
+			t.Fatalf("attempted %d, want 1", n)
+		}
+		m := b.hookMessages(t, hook.ID)[0]
+		if m.Attempts != 1 || m.LastStatus != http.StatusBadGateway || !utf8.ValidString(m.LastError) ||
+			strings.ContainsAny(m.LastError, "\x00\x1b") || !strings.HasSuffix(m.LastError, "é…") ||
+			utf8.RuneCountInString(m.LastError) > 300 {
+			t.Errorf("last error %q (%+v)", m.LastError, m)
+		}
+	})
 }
