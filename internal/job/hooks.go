@@ -154,7 +154,7 @@ func (r *Runner) postHook(ctx context.Context, d sqlstore.HookDelivery) (int, er
 	}
 	defer res.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(res.Body, 1024)) // 200 characters, even of 4 bytes each, and more
-	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16)) // so the connection can be reused
+	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))     // so the connection can be reused
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return res.StatusCode, fmt.Errorf("the endpoint answered %s: %s", printable(res.Status, 100), printable(string(snippet), 200))
 	}
