@@ -13,22 +13,23 @@ const sweepLease = "sweeps"
 // sweeps until ctx ends. A round in flight finishes before Run returns.
 func (r *Runner) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Go(func() { r.deliverLoop(ctx) })
-	wg.Go(func() { r.hookLoop(ctx) })
+	wg.Go(func() { r.drain(ctx, "deliver email", r.DeliverOnce, r.wake) })
+	wg.Go(func() { r.drain(ctx, "deliver webhooks", r.DeliverHooksOnce, nil) })
 	wg.Go(func() { r.sweepLoop(ctx) })
 	wg.Wait()
 }
 
-// hookLoop delivers due webhook messages, looking every Poll.
-func (r *Runner) hookLoop(ctx context.Context) {
+// drain runs once until it handles nothing, then waits for the next poll
+// or a wake, until ctx ends.
+func (r *Runner) drain(ctx context.Context, what string, once func(context.Context) (int, error), wake <-chan struct{}) {
 	tick := time.NewTicker(r.cfg.Poll)
 	defer tick.Stop()
 	for {
 		for ctx.Err() == nil {
-			n, err := r.DeliverHooksOnce(ctx)
+			n, err := once(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
-					r.log.Error("deliver webhooks", "err", err)
+					r.log.Error(what, "err", err)
 				}
 				break
 			}
@@ -40,32 +41,7 @@ func (r *Runner) hookLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		}
-	}
-}
-
-func (r *Runner) deliverLoop(ctx context.Context) {
-	tick := time.NewTicker(r.cfg.Poll)
-	defer tick.Stop()
-	for {
-		// Drain everything due, then wait.
-		for ctx.Err() == nil {
-			n, err := r.DeliverOnce(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					r.log.Error("deliver email", "err", err)
-				}
-				break
-			}
-			if n == 0 {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-r.wake:
+		case <-wake:
 		}
 	}
 }
