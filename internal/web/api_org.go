@@ -35,7 +35,13 @@ func memberToJSON(m account.Member) memberJSON {
 }
 
 func (s *server) listMembers(w http.ResponseWriter, r *http.Request, a invite.Actor) {
-	pending := r.URL.Query().Get("include") == "pending"
+	include := r.URL.Query().Get("include")
+	if include != "" && include != "pending" {
+		s.fail(w, r, errorf(invite.CodeValidation, "include may only be pending (the pending invitations too)",
+			account.FieldError{Field: "include", Code: "invalid", Message: "may only be pending"}))
+		return
+	}
+	pending := include == "pending"
 	members, invs, err := s.svc.Members(r.Context(), a, r.PathValue("org"), pending)
 	if err != nil {
 		s.fail(w, r, err)
