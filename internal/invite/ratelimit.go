@@ -52,8 +52,8 @@ func (l *inviteLimiter) reserve(orgID string, n int, now time.Time) (*rate.Reser
 	return r, nil
 }
 
-// settle keeps of a reservation of reserved invitations the used ones
-// (none when the call failed).
+// settle gives back, of a reservation of reserved invitations, those
+// not used (all of them when the call failed).
 func (l *inviteLimiter) settle(orgID string, r *rate.Reservation, reserved, used int, now time.Time) {
 	if r == nil || used >= reserved {
 		return
@@ -70,7 +70,7 @@ func (l *inviteLimiter) settle(orgID string, r *rate.Reservation, reserved, used
 }
 
 // allowance is what a call holds of its organization's hourly allowance
-// of invitations (ratelimit.go).
+// of invitations.
 type allowance struct {
 	orgID string
 	n     int
