@@ -413,6 +413,12 @@ func TestIsolationAndPermissions(t *testing.T) {
 		member := invite.Actor{UserID: acc.User.ID, Email: acc.User.Email}
 		_, err = b.svc.Invite(b.ctx, member, b.org.Slug, "x@x.test", invite.Options{})
 		wantCode(t, err, invite.CodeForbidden)
+		// It sees the members, not who is invited.
+		if ms, _, err := b.svc.Members(b.ctx, member, b.org.Slug, false); err != nil || len(ms) < 2 {
+			t.Errorf("a plain member's Members = %d, %v", len(ms), err)
+		}
+		_, _, err = b.svc.Members(b.ctx, member, b.org.Slug, true)
+		wantCode(t, err, invite.CodeForbidden)
 		// Deactivated: no access at all.
 		f := false
 		must[*account.Member](t)(b.svc.UpdateMember(b.ctx, b.owner, b.org.Slug, acc.User.ID, invite.MemberChange{Active: &f}))

@@ -10,12 +10,18 @@ import (
 )
 
 // Members lists the organization's members; with pending, also its live
-// invitations, so admins see who is in and who is still on the way.
+// invitations, so admins see who is in and who is still on the way. Any
+// member sees the members; the invitations need a permission that shows
+// invitations.
 func (s *Service) Members(ctx context.Context, actor Actor, slug string, pending bool) ([]account.Member, []*Invitation, error) {
 	var members []account.Member
 	var invs []*Invitation
 	err := s.store.View(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug)
+		perms := []account.Permission(nil)
+		if pending {
+			perms = readInvitations
+		}
+		org, err := s.access(ctx, tx, actor, slug, perms...)
 		if err != nil {
 			return err
 		}

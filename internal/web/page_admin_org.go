@@ -216,7 +216,7 @@ func (s *server) adminMembers(w http.ResponseWriter, r *http.Request, c *console
 	ctx := r.Context()
 	mv := &membersView{Now: s.svc.Now()}
 	var err error
-	if mv.Members, mv.Pending, err = s.svc.Members(ctx, c.actor, c.slug, true); err != nil {
+	if mv.Members, mv.Pending, err = s.svc.Members(ctx, c.actor, c.slug, c.view.SeesInvitations()); err != nil {
 		s.consoleError(w, r, c, err)
 		return
 	}

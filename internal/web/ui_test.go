@@ -154,6 +154,9 @@ func TestInviteWithoutPermissionIsForbidden(t *testing.T) {
 	if strings.Contains(body, `id="invite-button"`) || strings.Contains(body, "/admin/orgs/acme/invite\"") {
 		t.Errorf("a member without invitations.create sees an invite button")
 	}
+	if strings.Contains(body, "Invited, not joined yet") || !strings.Contains(body, "member@acme.test") {
+		t.Errorf("a member who may not see invitations sees who is invited, or not the members")
+	}
 	st, _, _ = b.post("/admin/orgs/acme/invite", url.Values{"emails": {"new@example.com"}})
 	if st != http.StatusForbidden {
 		t.Errorf("POST invite as member = %d, want 403", st)
