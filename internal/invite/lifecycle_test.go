@@ -419,6 +419,15 @@ func TestIsolationAndPermissions(t *testing.T) {
 		}
 		_, _, err = b.svc.Members(b.ctx, member, b.org.Slug, true)
 		wantCode(t, err, invite.CodeForbidden)
+		// Nor the API keys.
+		_, err = b.svc.APIKeys(b.ctx, member, b.org.Slug)
+		wantCode(t, err, invite.CodeForbidden)
+		ownKeys := must[[]invite.APIKey](t)(b.svc.APIKeys(b.ctx, b.owner, b.org.Slug))
+		wantCode(t, b.svc.RevokeAPIKey(b.ctx, member, b.org.Slug, "any"), invite.CodeForbidden)
+		wantCode(t, b.svc.RevokeAPIKey(b.ctx, key, b.org.Slug, "any"), invite.CodeNotFound) // another organization's key
+		if len(ownKeys) != 0 {
+			t.Errorf("acme's keys = %+v, want none", ownKeys)
+		}
 		// Deactivated: no access at all.
 		f := false
 		must[*account.Member](t)(b.svc.UpdateMember(b.ctx, b.owner, b.org.Slug, acc.User.ID, invite.MemberChange{Active: &f}))

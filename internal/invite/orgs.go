@@ -146,6 +146,39 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, name string, createdBy
 	return secret, key, nil
 }
 
+// APIKeys lists the organization's working API keys (never the keys
+// themselves: only their first characters).
+func (s *Service) APIKeys(ctx context.Context, actor Actor, slug string) ([]APIKey, error) {
+	return read(ctx, s, actor, slug, []account.Permission{account.PermManageSettings},
+		func(tx Tx, org *account.Organization) ([]APIKey, error) { return tx.APIKeys(ctx, org.ID) })
+}
+
+// RevokeAPIKey stops an API key of the organization from working: at once
+// on this instance, within keyCacheTTL on the others.
+func (s *Service) RevokeAPIKey(ctx context.Context, actor Actor, slug, id string) error {
+	err := s.inTx(ctx, func(tx Tx) error {
+		org, err := s.access(ctx, tx, actor, slug, account.PermManageSettings)
+		if err != nil {
+			return err
+		}
+		if err := tx.RevokeAPIKey(ctx, org.ID, id, s.Now()); errors.Is(err, ErrNotFound) {
+			return errorf(CodeNotFound, "no such API key")
+		} else if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, org.ID, actor, "apikey.revoke", id, "")
+	})
+	if err == nil {
+		s.keys.Range(func(hash, c any) bool {
+			if c.(cachedKey).actor.KeyID == id {
+				s.keys.Delete(hash)
+			}
+			return true
+		})
+	}
+	return err
+}
+
 // keyCacheTTL is how long an authenticated API key is remembered, which
 // spares two queries on every API call.
 const keyCacheTTL = 30 * time.Second

@@ -58,6 +58,10 @@ type UserStore interface {
 
 	InsertAPIKey(ctx context.Context, k *APIKey) error
 	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// APIKeys lists an organization's keys that are not revoked.
+	APIKeys(ctx context.Context, orgID string) ([]APIKey, error)
+	// RevokeAPIKey stops a key from working (ErrNotFound if it does not).
+	RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error
 }
 
 // OrgStore holds organizations, roles, groups and memberships.
@@ -128,6 +132,7 @@ type APIKey struct {
 	Prefix    string // first characters, to recognize the key in lists
 	Hash      string
 	CreatedAt time.Time
+	CreatedBy string // UserID's email, in lists
 }
 
 // ListFilter selects and orders invitations.

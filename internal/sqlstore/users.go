@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"usher/internal/account"
 	"usher/internal/invite"
@@ -78,6 +79,31 @@ func (t *tx) APIKeyByHash(ctx context.Context, hash string) (*invite.APIKey, err
 		return nil, err
 	}
 	return &k, nil
+}
+
+func (t *tx) APIKeys(ctx context.Context, orgID string) ([]invite.APIKey, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT k.id, k.org_id, k.user_id, k.name, k.prefix, k.created_at, COALESCE(u.email, '')
+		FROM api_keys k LEFT JOIN users u ON u.id = k.user_id
+		WHERE k.org_id = $1 AND k.revoked_at IS NULL ORDER BY k.created_at, k.id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: api keys: %w", err)
+	}
+	defer rows.Close()
+	out := []invite.APIKey{}
+	for rows.Next() {
+		var k invite.APIKey
+		if err := rows.Scan(&k.ID, &k.OrgID, ns(&k.UserID), &k.Name, &k.Prefix, tc(&k.CreatedAt), &k.CreatedBy); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) RevokeAPIKey(ctx context.Context, orgID, id string, at time.Time) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL`,
+		orgID, id, t.t(at))
+	return affected(res, err, invite.ErrNotFound)
 }
 
 func encodeSettings(s account.Settings) string {

@@ -88,3 +88,42 @@ func TestBrowserWebhooks(t *testing.T) {
 	p.wantText("main", "No endpoints yet")
 	p.shot("deleted")
 }
+
+// TestBrowserAPIKeys: an admin makes a key and sees it once, the key
+// works, and revoked it stops working.
+func TestBrowserAPIKeys(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	p := j.person("admin")
+	p.signInAdmin()
+	p.open("/admin/orgs/acme/api-keys", "#name")
+	p.wantText("#api-keys", "usk_") // the test's own key, by its first characters
+	p.typeIn("#name", "CRM <sync>")
+	p.click(`form[action$="/api-keys"] button[type=submit]`, "#new-key")
+	key, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector("#key").value`))
+	if err != nil || !strings.HasPrefix(key, "usk_") {
+		t.Fatalf("key shown = %q, %v", key, err)
+	}
+	p.wantText("#api-keys", "CRM <sync>")
+	p.wantText("#api-keys", "boss@acme.test")
+	p.shot("key-shown-once")
+	if r := j.do("GET", "/api/v1/orgs/acme/invitations", key, nil); r.Status != http.StatusOK {
+		t.Fatalf("the new key: %d %s", r.Status, r.Body)
+	}
+	p.open("/admin/orgs/acme/api-keys", "#api-keys")
+	if strings.Contains(p.text("main"), key) {
+		t.Error("the key is shown again")
+	}
+	p.do("accept the confirmation", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, t)
+		return err
+	}))
+	p.click(`#api-keys tr:last-child button.danger`, ".flash.ok")
+	p.shot("revoked")
+	if strings.Contains(p.text("#api-keys"), "CRM <sync>") {
+		t.Error("the revoked key is still listed")
+	}
+	if r := j.do("GET", "/api/v1/orgs/acme/invitations", key, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("the revoked key: %d, want 401", r.Status)
+	}
+}

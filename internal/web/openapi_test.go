@@ -657,6 +657,22 @@ func openapiFlow(t *testing.T, ev *env) {
 	ev.want(ev.do("DELETE", hookPath, ev.key, nil), http.StatusNotFound, "not_found")
 	ev.want(ev.do("GET", hookPath+"/messages", ev.key, nil), http.StatusNotFound, "not_found")
 
+	// API keys: the key only when made; revoked, it stops working at once.
+	made := ev.want(ev.do("POST", acme+"/api-keys", ev.key, map[string]any{"name": "CRM sync"}), http.StatusCreated, "")
+	newKey := field(t, made, "key")
+	ev.want(ev.do("GET", acme+"/invitations", newKey, nil), http.StatusOK, "")
+	keys := ev.want(ev.do("GET", acme+"/api-keys", ev.key, nil), http.StatusOK, "")
+	if list, _ := keys["data"].([]any); len(list) != 2 || strings.Contains(fmt.Sprint(keys), newKey) ||
+		!strings.Contains(fmt.Sprint(keys), "CRM sync") {
+		t.Errorf("api keys = %v, want both keys, without the keys themselves", keys)
+	}
+	ev.want(ev.do("POST", acme+"/api-keys", ev.key, map[string]any{"name": strings.Repeat("n", 101)}, bad...), http.StatusUnprocessableEntity, "validation_failed")
+	if r := ev.do("DELETE", acme+"/api-keys/"+field(t, made, "id"), ev.key, nil); r.Status != http.StatusNoContent {
+		t.Errorf("revoke key: %d %s, want 204", r.Status, r.Body)
+	}
+	ev.want(ev.do("GET", acme+"/invitations", newKey, nil), http.StatusUnauthorized, "unauthorized")
+	ev.want(ev.do("DELETE", acme+"/api-keys/"+field(t, made, "id"), ev.key, nil), http.StatusNotFound, "not_found")
+
 	// Audit.
 	audit := ev.want(ev.do("GET", acme+"/audit", ev.key, nil), http.StatusOK, "")
 	if entries, _ := audit["data"].([]any); len(entries) > 0 {

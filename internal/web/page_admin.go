@@ -82,6 +82,7 @@ func (s *server) adminRoutes(mux *http.ServeMux) {
 	org("GET /admin/orgs/{org}/audit", "audit", s.adminAudit)
 	s.adminImportRoutes(org)
 	s.adminWebhookRoutes(org)
+	s.adminAPIKeyRoutes(org)
 }
 
 // signedIn sends visitors without a session to the sign-in page.
