@@ -32,6 +32,7 @@ type invitationJSON struct {
 	Source         string          `json:"source"`
 	ImportID       *string         `json:"import_id"`
 	SendCount      int             `json:"send_count"`
+	RemindedSteps  int             `json:"reminded_steps"` // reminders of the schedule sent so far
 	CreatedAt      time.Time       `json:"created_at"`
 	SentAt         *time.Time      `json:"sent_at"`
 	ExpiresAt      *time.Time      `json:"expires_at"`
@@ -72,7 +73,7 @@ func toJSON(slug string, inv *invite.Invitation, now time.Time) invitationJSON {
 		Username: inv.Username, Language: inv.Language, Role: inv.Role, Groups: inv.Groups, Admin: inv.Admin,
 		Message: inv.Message, Status: inv.StatusAt(now),
 		Delivery: deliveryJSON{Status: inv.DeliveryStatus, Error: optStr(inv.DeliveryError), SentAt: optTime(inv.DeliveredAt)},
-		Source:   inv.Source, ImportID: optStr(inv.ImportID), SendCount: inv.SendCount, CreatedAt: inv.CreatedAt,
+		Source:   inv.Source, ImportID: optStr(inv.ImportID), SendCount: inv.SendCount, RemindedSteps: inv.RemindedSteps, CreatedAt: inv.CreatedAt,
 		SentAt: optTime(inv.SentAt), ExpiresAt: optTime(inv.ExpiresAt), AcceptedAt: optTime(inv.AcceptedAt),
 		AcceptedUserID: optStr(inv.AcceptedUserID), ExternalUserID: optStr(inv.ExternalUserID),
 		DecidedAt: optTime(inv.DecidedAt), DecidedBy: optStr(inv.DecidedBy), RevokedAt: optTime(inv.RevokedAt),
