@@ -36,13 +36,14 @@ func adminCreate(ctx context.Context, args []string, getenv func(string) string,
 	email := fs.String("email", "", "the admin's email (required)")
 	password := fs.String("password", "", "the admin's password (required; at least 8 characters, not a common one)")
 	orgName := fs.String("org", "", "also create an organization with this name, owned by the admin")
+	personal := fs.Bool("personal-orgs", true, "give the admin a personal organization, as serve gives every new user (set it as for serve)")
 	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
 	if *email == "" || *password == "" {
 		return fs.usage("--email and --password are required")
 	}
-	a, err := fs.open(ctx)
+	a, err := fs.db.open(ctx, cliLogger(stderr), *personal)
 	if err != nil {
 		return err
 	}

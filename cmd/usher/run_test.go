@@ -188,3 +188,19 @@ func TestVersionString(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminCreatePersonalOrg: admin create follows the instance's
+// personal-organization setting (USHER_PERSONAL_ORGS), as serve does.
+func TestAdminCreatePersonalOrg(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		env := map[string]string{"USHER_DATA": filepath.Join(t.TempDir(), "data"), "USHER_PERSONAL_ORGS": fmt.Sprint(on)}
+		if out, err := usher(t, env, "admin", "create", "--email", "boss@acme.test", "--password", "correct horse battery"); err != nil {
+			t.Fatalf("admin create = %q, %v", out, err)
+		}
+		_, err := usher(t, env, "apikey", "create", "--org", "boss-s-organization")
+		if got := err == nil; got != on {
+			t.Errorf("USHER_PERSONAL_ORGS=%v: the admin's personal organization exists: %v (%v)", on, got, err)
+		}
+	}
+}
