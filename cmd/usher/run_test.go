@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -202,5 +205,84 @@ func TestAdminCreatePersonalOrg(t *testing.T) {
 		if got := err == nil; got != on {
 			t.Errorf("USHER_PERSONAL_ORGS=%v: the admin's personal organization exists: %v (%v)", on, got, err)
 		}
+	}
+}
+
+// TestSetupLink: a first start prints a one-time link that creates the
+// first admin (and an organization) and signs them in; it then stops
+// working.
+func TestSetupLink(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"USHER_DATA": filepath.Join(t.TempDir(), "data")}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr}, func(k string) string { return env[k] }, stdout, io.Discard)
+	}()
+	link := regexp.MustCompile(`http://localhost:\d+(/setup/[A-Za-z0-9_-]{43})\n`)
+	var path string
+	deadline := time.Now().Add(20 * time.Second)
+	for path == "" {
+		if m := link.FindStringSubmatch(stdout.String()); m != nil {
+			path = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no setup link printed: %s", stdout.String())
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "http://" + addr
+	post := func(form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", base)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	get := func(p string) (int, string) {
+		t.Helper()
+		res, err := client.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get(path); code != 200 || !strings.Contains(body, "Set up usher") {
+		t.Fatalf("setup page = %d", code)
+	}
+	if code, _ := get(path[:len(path)-1] + "x"); code != http.StatusNotFound {
+		t.Errorf("a wrong setup link = %d, want 404", code)
+	}
+	if res := post(url.Values{"email": {"boss@acme.test"}, "password": {"password"}, "password_confirm": {"password"}}); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a common password = %d, want 422", res.StatusCode)
+	}
+	res := post(url.Values{"email": {"boss@acme.test"}, "password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}, "org": {"Acme Corp"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/orgs/acme-corp/" {
+		t.Fatalf("setup = %d → %q, want 303 to the new organization", res.StatusCode, res.Header.Get("Location"))
+	}
+	if code, body := get("/admin/orgs/acme-corp/members"); code != 200 || !strings.Contains(body, "boss@acme.test") {
+		t.Errorf("the new admin's console = %d", code)
+	}
+	if code, _ := get(path); code != http.StatusNotFound {
+		t.Errorf("the setup link once used = %d, want 404", code)
+	}
+	if res := post(url.Values{"email": {"eve@acme.test"}, "password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}}); res.StatusCode != http.StatusNotFound {
+		t.Errorf("a second setup = %d, want 404", res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }

@@ -91,9 +91,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		metrics.Transition(from, to)
 		runner.Wake()
 	}
+	// With no account yet, a one-time link creates the first admin.
+	setupToken := ""
+	if has, err := a.svc.HasUsers(ctx); err == nil && !has {
+		setupToken = invite.NewSecret("")
+	}
 	handler := web.NewServer(web.Deps{Service: a.svc, Store: a.store, Log: log, Registry: reg, Metrics: metrics,
 		Config: web.Config{BaseURL: fs.db.baseURL, Mailbox: sender == nil,
-			Import: bulk.Limits{MaxBytes: *importBytes, MaxRows: *importRows}}})
+			Import: bulk.Limits{MaxBytes: *importBytes, MaxRows: *importRows}, SetupToken: setupToken}})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
 
@@ -111,9 +116,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		mailNote = "mail goes out through the SMTP server"
 	}
 	fmt.Fprintf(stdout, "usher %s listening on %s (%s; %s)\n", buildVersion(), fs.db.baseURL, a.store.Dialect(), mailNote)
-	if has, err := a.svc.HasUsers(ctx); err == nil && !has {
-		fmt.Fprintf(stdout, "No accounts yet. Create the first admin and an organization:\n"+
-			"  usher admin create --email you@example.com --password '…' --org \"Your organization\"\n")
+	if setupToken != "" {
+		fmt.Fprintf(stdout, "No accounts yet. Create the first admin and an organization at this one-time link:\n"+
+			"  %s/setup/%s\n"+
+			"or from the command line:\n"+
+			"  usher admin create --email you@example.com --password '…' --org \"Your organization\"\n", fs.db.baseURL, setupToken)
 	}
 
 	select {

@@ -85,7 +85,13 @@ type journey struct {
 func newJourney(t *testing.T) *journey {
 	t.Helper()
 	sharedBrowser(t)
-	ev := newEnv(t, storetest.Engines()[0])
+	return newJourneyOn(t, newEnv(t, storetest.Engines()[0]))
+}
+
+// newJourneyOn is newJourney on ev.
+func newJourneyOn(t *testing.T, ev *env) *journey {
+	t.Helper()
+	sharedBrowser(t)
 	renderer, err := mail.NewRenderer()
 	if err != nil {
 		t.Fatal(err)

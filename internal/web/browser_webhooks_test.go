@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"usher/internal/invite"
+	"usher/internal/sqlstore/storetest"
 )
 
 // TestBrowserWebhooks: an admin adds an endpoint and sees its secret once,
@@ -126,4 +127,29 @@ func TestBrowserAPIKeys(t *testing.T) {
 	if r := j.do("GET", "/api/v1/orgs/acme/invitations", key, nil); r.Status != http.StatusUnauthorized {
 		t.Errorf("the revoked key: %d, want 401", r.Status)
 	}
+}
+
+// TestBrowserSetup: on a fresh usher, the setup link makes the first
+// admin and their organization, and signs them in.
+func TestBrowserSetup(t *testing.T) {
+	t.Parallel()
+	const token = "setup-token-0123456789abcdefghijklmnopqrstu"
+	j := newJourneyOn(t, newEnvWith(t, storetest.Engines()[0], envOptions{empty: true, setupToken: token}))
+	p := j.person("operator")
+	p.open("/setup/"+token, "#setup")
+	p.shot("setup-form")
+	p.typeIn("#email", "boss@acme.test")
+	p.typeIn("#password", "password1")
+	p.typeIn("#password_confirm", "password1")
+	p.typeIn("#org", "Acme Corp")
+	p.click("#setup", ".field-error")
+	p.wantText("main", "not a commonly used password")
+	p.shot("common-password-refused")
+	p.typeIn("#password", "a long passphrase")
+	p.typeIn("#password_confirm", "a long passphrase")
+	p.click("#setup", `body[data-page="admin_invitations"]`)
+	p.wantText("header", "boss@acme.test")
+	p.shot("signed-in")
+	p.open("/setup/"+token, "main")
+	p.wantText("main", "does not work")
 }

@@ -33,6 +33,8 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(files, time.Hour)))
 	mux.HandleFunc("GET /theme/{file}", s.theme)
 	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /setup/{token}", s.setupPage)
+	mux.HandleFunc("POST /setup/{token}", s.setupPost)
 
 	// The invitee's.
 	mux.HandleFunc("GET /i/{token}", s.invitePage)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,9 @@ type Config struct {
 	// SessionIdle and SessionMax bound a signed-in session.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// SetupToken, when set, opens BaseURL/setup/<token> for creating the
+	// first admin while there is no account (page_setup.go).
+	SetupToken string
 }
 
 // Deps are what the server needs.
@@ -53,6 +57,9 @@ type server struct {
 	// imports is shared by the API and the console, so that their
 	// uploads share one bound on files read at once.
 	imports *importAPI
+	// setupHash is the setup link's token hash ("": none, or used).
+	setupMu   sync.Mutex
+	setupHash string
 }
 
 // NewServer returns usher's whole HTTP handler.
@@ -72,6 +79,9 @@ func NewServer(d Deps) http.Handler {
 	s := &server{svc: d.Service, store: d.Store, log: d.Log, cfg: d.Config, metrics: d.Metrics,
 		limits: newLimiter(), secure: strings.HasPrefix(d.Config.BaseURL, "https://")}
 	s.imports = s.newImportAPI()
+	if d.Config.SetupToken != "" {
+		s.setupHash = invite.HashToken(d.Config.SetupToken)
+	}
 	mux := http.NewServeMux()
 	s.routes(mux, d.Registry)
 	var h http.Handler = mux

@@ -56,6 +56,17 @@ type env struct {
 
 func newEnv(t *testing.T, e storetest.Engine) *env {
 	t.Helper()
+	return newEnvWith(t, e, envOptions{})
+}
+
+// envOptions vary an env.
+type envOptions struct {
+	empty      bool   // no account, organization or key at all
+	setupToken string // the first-admin setup link's token
+}
+
+func newEnvWith(t *testing.T, e storetest.Engine, o envOptions) *env {
+	t.Helper()
 	ctx := context.Background()
 	store := storetest.Open(t, e)
 	clk := &testClock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
@@ -72,9 +83,12 @@ func newEnv(t *testing.T, e storetest.Engine) *env {
 	base := "http://" + ev.srv.Listener.Addr().String()
 	ev.svc = invite.New(store, clk.Now, account.NewHasher(4), tokens, invite.Config{BaseURL: base, PersonalOrgs: true}, log)
 	ev.srv.Config.Handler = web.NewServer(web.Deps{Service: ev.svc, Store: store, Log: log,
-		Config: web.Config{BaseURL: base, Mailbox: true}})
+		Config: web.Config{BaseURL: base, Mailbox: true, SetupToken: o.setupToken}})
 	ev.srv.Start()
 	t.Cleanup(ev.srv.Close)
+	if o.empty {
+		return ev
+	}
 
 	if ev.owner, err = ev.svc.CreateUser(ctx, "boss@acme.test", "correct horse battery", true); err != nil {
 		t.Fatal(err)
