@@ -48,3 +48,21 @@ func BuiltInRoles() []Role {
 
 // Has reports whether the role grants p.
 func (r Role) Has(p Permission) bool { return slices.Contains(r.Permissions, p) }
+
+// CheckRoleName returns why name cannot name a custom role ("" if it can):
+// 2 to 32 characters of a–z, 0–9, ".", "_" and "-", starting with a
+// letter, and not a built-in role's name.
+func CheckRoleName(name string) string {
+	if name == RoleOwner || name == RoleAdmin || name == RoleMember {
+		return "is a built-in role"
+	}
+	if len(name) < 2 || len(name) > 32 || name[0] < 'a' || name[0] > 'z' {
+		return "must be 2 to 32 characters, starting with a letter a–z"
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return "may contain only a–z, 0–9, dot, underscore and hyphen"
+		}
+	}
+	return ""
+}

@@ -73,7 +73,7 @@ type OrgStore interface {
 	OrgsOfUser(ctx context.Context, userID string) ([]account.Organization, error)
 
 	Roles(ctx context.Context, orgID string) ([]account.Role, error)
-	InsertRole(ctx context.Context, orgID string, r account.Role) error
+	RoleStore
 
 	Groups(ctx context.Context, orgID string) ([]account.Group, error)
 	InsertGroup(ctx context.Context, g *account.Group) error

@@ -233,6 +233,22 @@ func (t *tx) InsertRole(ctx context.Context, orgID string, r account.Role) error
 	return nil
 }
 
+func (t *tx) DeleteRole(ctx context.Context, orgID, name string) error {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM roles WHERE org_id = $1 AND name = $2 AND built_in = FALSE`, orgID, name)
+	return affected(res, err, invite.ErrNotFound)
+}
+
+func (t *tx) RoleUse(ctx context.Context, orgID, name string) (members, invitations int, err error) {
+	err = t.q.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM memberships WHERE org_id = $1 AND role = $2),
+		(SELECT count(*) FROM invitations WHERE org_id = $1 AND role = $2 AND status IN ('draft', 'pending', 'awaiting_approval'))`,
+		orgID, name).Scan(&members, &invitations)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlstore: role use: %w", err)
+	}
+	return members, invitations, nil
+}
+
 func (t *tx) Groups(ctx context.Context, orgID string) ([]account.Group, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT id, org_id, name, created_at FROM groups WHERE org_id = $1 ORDER BY name_key`, orgID)
 	if err != nil {

@@ -139,6 +139,31 @@ func (s *server) listRoles(w http.ResponseWriter, r *http.Request, a invite.Acto
 	encode(w, http.StatusOK, map[string]any{"data": roles})
 }
 
+func (s *server) createRole(w http.ResponseWriter, r *http.Request, a invite.Actor) {
+	var body struct {
+		Name        string               `json:"name"`
+		Permissions []account.Permission `json:"permissions"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	role, err := s.svc.CreateRole(r.Context(), a, r.PathValue("org"), body.Name, body.Permissions)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	encode(w, http.StatusCreated, role)
+}
+
+func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, a invite.Actor) {
+	if err := s.svc.DeleteRole(r.Context(), a, r.PathValue("org"), r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *server) getSettings(w http.ResponseWriter, r *http.Request, a invite.Actor) {
 	org, err := s.svc.Org(r.Context(), a, r.PathValue("org"))
 	if err != nil {

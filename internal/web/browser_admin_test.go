@@ -153,3 +153,32 @@ func TestBrowserSetup(t *testing.T) {
 	p.open("/setup/"+token, "main")
 	p.wantText("main", "does not work")
 }
+
+// TestBrowserRoles: an admin adds a role with some permissions, offers it
+// when inviting, and deletes it.
+func TestBrowserRoles(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	p := j.person("admin")
+	p.signInAdmin()
+	p.open("/admin/orgs/acme/roles", "#roles")
+	p.wantText("#roles", "built in")
+	p.typeIn("#name", "inviter")
+	p.click(`input[value="invitations.create"]`, "#add-role")
+	p.click("#add-role", ".flash.ok")
+	p.wantText("#roles", "inviter")
+	p.wantText("#roles", "invitations.create")
+	p.shot("role-added")
+	p.open("/admin/orgs/acme/invite", "#role")
+	p.wantText("#role", "inviter")
+	p.open("/admin/orgs/acme/roles", "#roles")
+	p.do("accept the confirmation", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, t)
+		return err
+	}))
+	p.click(`#roles button.danger`, ".flash.ok")
+	if strings.Contains(p.text("#roles"), "inviter") {
+		t.Error("the deleted role is still listed")
+	}
+	p.shot("role-deleted")
+}

@@ -628,6 +628,21 @@ func openapiFlow(t *testing.T, ev *env) {
 	}
 	ev.want(ev.do("DELETE", acme+"/groups/"+field(t, g, "id"), ev.key, nil), http.StatusNotFound, "")
 	ev.want(ev.do("GET", acme+"/roles", ev.key, nil), http.StatusOK, "")
+	// A custom role: given to an invitation, it cannot be removed until
+	// the invitation is gone.
+	ev.want(ev.do("POST", acme+"/roles", ev.key, map[string]any{"name": "inviter", "permissions": []string{"invitations.create"}}),
+		http.StatusCreated, "")
+	ev.want(ev.do("POST", acme+"/roles", ev.key, map[string]any{"name": "inviter"}), http.StatusUnprocessableEntity, "validation_failed")
+	ev.want(ev.do("POST", acme+"/roles", ev.key, map[string]any{"name": "x", "permissions": []string{"everything"}}, bad...),
+		http.StatusUnprocessableEntity, "validation_failed")
+	withRole := ev.want(ev.do("POST", acme+"/invitations", ev.key, map[string]any{"email": "ivo@example.com", "role": "inviter"}), http.StatusCreated, "")
+	ev.want(ev.do("DELETE", acme+"/roles/inviter", ev.key, nil), http.StatusConflict, "conflict")
+	ev.want(ev.do("DELETE", acme+"/roles/member", ev.key, nil), http.StatusConflict, "invalid_transition")
+	ev.want(ev.do("POST", acme+"/invitations/"+field(t, withRole, "id")+"/revoke", ev.key, nil), http.StatusOK, "")
+	if r := ev.do("DELETE", acme+"/roles/inviter", ev.key, nil); r.Status != http.StatusNoContent {
+		t.Errorf("delete role: %d %s, want 204", r.Status, r.Body)
+	}
+	ev.want(ev.do("DELETE", acme+"/roles/inviter", ev.key, nil), http.StatusNotFound, "not_found")
 	ev.want(ev.do("GET", "/api/v1/orgs/other/roles", ev.key, nil), http.StatusNotFound, "not_found")
 
 	// Webhook endpoints: the secret only when made; a later event is

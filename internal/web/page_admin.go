@@ -83,6 +83,7 @@ func (s *server) adminRoutes(mux *http.ServeMux) {
 	s.adminImportRoutes(org)
 	s.adminWebhookRoutes(org)
 	s.adminAPIKeyRoutes(org)
+	s.adminRoleRoutes(org)
 }
 
 // signedIn sends visitors without a session to the sign-in page.

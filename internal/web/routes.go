@@ -66,6 +66,8 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 	post("POST /api/v1/orgs/{org}/groups", s.createGroup)
 	org("DELETE /api/v1/orgs/{org}/groups/{id}", s.deleteGroup)
 	org("GET /api/v1/orgs/{org}/roles", s.listRoles)
+	post("POST /api/v1/orgs/{org}/roles", s.createRole)
+	org("DELETE /api/v1/orgs/{org}/roles/{name}", s.deleteRole)
 	org("GET /api/v1/orgs/{org}/settings", s.getSettings)
 	org("PATCH /api/v1/orgs/{org}/settings", s.patchSettings)
 	org("GET /api/v1/orgs/{org}/audit", s.audit)
