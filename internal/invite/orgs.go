@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,7 +130,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, name string, createdBy
 				key.UserID = owner.UserID
 			}
 		} else {
-			if org, err = s.access(ctx, tx, createdBy, slug, account.PermManageSettings); err != nil {
+			if org, err = s.keyAccess(ctx, tx, createdBy, slug); err != nil {
 				return err
 			}
 			key.UserID = createdBy.UserID
@@ -149,15 +150,44 @@ func (s *Service) CreateAPIKey(ctx context.Context, slug, name string, createdBy
 // APIKeys lists the organization's working API keys (never the keys
 // themselves: only their first characters).
 func (s *Service) APIKeys(ctx context.Context, actor Actor, slug string) ([]APIKey, error) {
-	return read(ctx, s, actor, slug, []account.Permission{account.PermManageSettings},
-		func(tx Tx, org *account.Organization) ([]APIKey, error) { return tx.APIKeys(ctx, org.ID) })
+	var keys []APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		org, err := s.keyAccess(ctx, tx, actor, slug)
+		if err != nil {
+			return err
+		}
+		keys, err = tx.APIKeys(ctx, org.ID)
+		return err
+	})
+	return keys, err
+}
+
+// keyAccess is access for managing API keys: a key can do everything in
+// its organization, so only who may do everything there manages them
+// (an administrator, or a role with every permission), lest a narrower
+// role make itself a key with more.
+func (s *Service) keyAccess(ctx context.Context, tx Tx, actor Actor, slug string) (*account.Organization, error) {
+	org, err := s.access(ctx, tx, actor, slug, account.PermManageSettings)
+	if err != nil || actor.KeyOrgID != "" || actor.InstanceAdmin {
+		return org, err
+	}
+	granted, err := s.permissions(ctx, tx, org.ID, actor.UserID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range account.AllPermissions {
+		if !slices.Contains(granted, p) {
+			return nil, errorf(CodeForbidden, "API keys can do everything in the organization: managing them needs every permission (%s is missing)", p)
+		}
+	}
+	return org, nil
 }
 
 // RevokeAPIKey stops an API key of the organization from working: at once
 // on this instance, within keyCacheTTL on the others.
 func (s *Service) RevokeAPIKey(ctx context.Context, actor Actor, slug, id string) error {
 	err := s.inTx(ctx, func(tx Tx) error {
-		org, err := s.access(ctx, tx, actor, slug, account.PermManageSettings)
+		org, err := s.keyAccess(ctx, tx, actor, slug)
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,24 @@ func TestCustomRoles(t *testing.T) {
 		_, err = b.svc.Revoke(b.ctx, ivo, b.org.Slug, c.Invitation.ID)
 		wantCode(t, err, invite.CodeForbidden)
 
+		// A role with settings.manage alone cannot make itself an API key,
+		// which could do everything.
+		must[*account.Role](t)(b.svc.CreateRole(b.ctx, b.owner, b.org.Slug, "settings",
+			[]account.Permission{account.PermManageSettings}))
+		sc := b.invite(t, "sam@example.com", invite.Options{Role: "settings"})
+		sacc := must[*invite.Accepted](t)(b.svc.Accept(b.ctx, token(t, sc.Link), invite.Registration{Password: "a long enough passphrase", FirstName: "Sam"}))
+		sam := invite.Actor{UserID: sacc.User.ID, Email: sacc.User.Email}
+		_, _, err = b.svc.CreateAPIKey(b.ctx, b.org.Slug, "mine", sam)
+		wantCode(t, err, invite.CodeForbidden)
+		_, err = b.svc.APIKeys(b.ctx, sam, b.org.Slug)
+		wantCode(t, err, invite.CodeForbidden)
+		if _, err := b.svc.Webhooks(b.ctx, sam, b.org.Slug); err != nil {
+			t.Errorf("settings.manage lists the webhooks: %v", err)
+		}
+		if _, _, err := b.svc.CreateAPIKey(b.ctx, b.org.Slug, "boss's", b.owner); err != nil {
+			t.Errorf("the owner makes a key: %v", err)
+		}
+
 		wantCode(t, b.svc.DeleteRole(b.ctx, b.owner, b.org.Slug, "inviter"), invite.CodeConflict)
 		wantCode(t, b.svc.DeleteRole(b.ctx, b.owner, b.org.Slug, "owner"), invite.CodeInvalidTransition)
 		r := account.RoleMember
