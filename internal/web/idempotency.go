@@ -47,13 +47,31 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // answered, without doing anything again; the same key with another body
 // is refused; a request still running with the key answers 409.
 func (s *server) idempotent(h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
-	return s.idempotentBy(jsonBody, h)
+	return s.idempotentBy(jsonBody, actorScope, h)
+}
+
+// idempotentPublic is idempotent for the invitee's public POSTs, which
+// have no actor: a key is remembered together with its request (token,
+// password and all), so only the same request with the same key gets the
+// first answer again, and two clients choosing the same key do not meet.
+func (s *server) idempotentPublic(h http.HandlerFunc) http.HandlerFunc {
+	replay := s.idempotentBy(jsonBody, func(_ invite.Actor, sum string) string { return "public:" + sum },
+		func(w http.ResponseWriter, r *http.Request, _ invite.Actor) { h(w, r) })
+	return func(w http.ResponseWriter, r *http.Request) { replay(w, r, invite.Actor{}) }
+}
+
+// actorScope keeps each actor's keys apart.
+func actorScope(a invite.Actor, _ string) string {
+	if a.KeyID != "" {
+		return "key:" + a.KeyID
+	}
+	return "user:" + a.UserID
 }
 
 // idempotentUpload is idempotent for a multipart upload of a file of at
 // most fileMax() bytes: see multipartBody.
 func (s *server) idempotentUpload(fileMax func() int64, h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
-	return s.idempotentBy(multipartBody(fileMax), h)
+	return s.idempotentBy(multipartBody(fileMax), actorScope, h)
 }
 
 // readBody reads a request's body for Idempotency-Key: it returns the sum
@@ -153,8 +171,10 @@ func sumParts(h io.Writer, f io.ReadSeeker, contentType string) error {
 	}
 }
 
-// idempotentBy is idempotent, reading the body with read.
-func (s *server) idempotentBy(read readBody, h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
+// idempotentBy is idempotent, reading the body with read; scope names
+// whose keys a request's is among, from its actor and its request sum.
+func (s *server) idempotentBy(read readBody, scope func(invite.Actor, string) string,
+	h func(http.ResponseWriter, *http.Request, invite.Actor)) func(http.ResponseWriter, *http.Request, invite.Actor) {
 	return func(w http.ResponseWriter, r *http.Request, a invite.Actor) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
@@ -171,10 +191,7 @@ func (s *server) idempotentBy(read readBody, h func(http.ResponseWriter, *http.R
 			return
 		}
 		defer done()
-		scope := "user:" + a.UserID
-		if a.KeyID != "" {
-			scope = "key:" + a.KeyID
-		}
+		scope := scope(a, sum)
 		prior, err := s.store.BeginIdempotent(r.Context(), scope, key, sum, s.svc.Now(), idempotencyWindow)
 		if err != nil {
 			s.fail(w, r, err)

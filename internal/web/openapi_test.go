@@ -512,13 +512,19 @@ func openapiFlow(t *testing.T, ev *env) {
 	ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": anaTok, "password": "password"}),
 		http.StatusUnprocessableEntity, "weak_password")
 	ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": anaTok}, bad...), http.StatusUnprocessableEntity, "weak_password")
-	acc := ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": anaTok, "password": "a long enough passphrase"}),
-		http.StatusOK, "")
+	accBody := map[string]any{"token": anaTok, "password": "a long enough passphrase"}
+	acc := ev.want(ev.do("POST", "/api/v1/invitations/accept", "", accBody, "Idempotency-Key", "accept-1"), http.StatusOK, "")
 	if acc["status"] != "accepted" || acc["organization"] != "acme" || acc["redirect_url"] != "https://app.example.com/welcome" {
 		t.Errorf("accept = %v", acc)
 	}
 	anaUser, _ := acc["user"].(map[string]any)
 	anaUserID := field(t, anaUser, "id")
+	// A client that lost the answer asks again with its key: the same
+	// answer, not invitation_used.
+	again := ev.do("POST", "/api/v1/invitations/accept", "", accBody, "Idempotency-Key", "accept-1")
+	if again.Status != http.StatusOK || again.Header.Get("Idempotent-Replayed") != "true" || !strings.Contains(string(again.Body), anaUserID) {
+		t.Errorf("accept again with its key = %d %s", again.Status, again.Body)
+	}
 	ev.want(ev.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": anaTok, "password": "a long enough passphrase"}),
 		http.StatusConflict, "invitation_used")
 	ev.want(ev.do("PATCH", acme+"/invitations/"+anaID, ev.key, map[string]any{"first_name": "Ana"}), http.StatusConflict, "invalid_transition")

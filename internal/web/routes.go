@@ -39,8 +39,8 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 
 	// The invitee's (the token is the credential).
 	api("GET /api/v1/invitations/lookup", http.HandlerFunc(s.lookup))
-	api("POST /api/v1/invitations/accept", http.HandlerFunc(s.accept))
-	api("POST /api/v1/invitations/decline", http.HandlerFunc(s.decline))
+	api("POST /api/v1/invitations/accept", s.idempotentPublic(s.accept))
+	api("POST /api/v1/invitations/decline", s.idempotentPublic(s.decline))
 
 	// Sessions and the built-in mailbox.
 	raw("POST /api/v1/session", s.apiSignIn)
