@@ -31,7 +31,7 @@ func (s *Service) Members(ctx context.Context, actor Actor, slug string, pending
 		if !pending {
 			return nil
 		}
-		page, err := tx.ListInvitations(ctx, ListFilter{OrgID: org.ID, Now: s.Now(), Limit: 500, Sort: "email",
+		page, err := tx.ListInvitations(ctx, ListFilter{OrgID: org.ID, Now: s.Now(), Limit: MaxPendingMembers, Sort: "email",
 			Statuses: []Status{StatusDraft, StatusPending, StatusAwaitingApproval}})
 		if err != nil {
 			return err
@@ -41,6 +41,10 @@ func (s *Service) Members(ctx context.Context, actor Actor, slug string, pending
 	})
 	return members, invs, err
 }
+
+// MaxPendingMembers bounds the live invitations Members lists (by email);
+// the invitations list pages through all of them.
+const MaxPendingMembers = 500
 
 // MemberChange is a change to a membership; nil fields stay.
 type MemberChange struct {

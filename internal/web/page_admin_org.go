@@ -210,6 +210,8 @@ type membersView struct {
 	Roles   []account.Role
 	Groups  []account.Group
 	Now     time.Time
+	// Capped: Pending holds only the first invite.MaxPendingMembers.
+	Capped bool
 }
 
 func (s *server) adminMembers(w http.ResponseWriter, r *http.Request, c *console) {
@@ -220,6 +222,7 @@ func (s *server) adminMembers(w http.ResponseWriter, r *http.Request, c *console
 		s.consoleError(w, r, c, err)
 		return
 	}
+	mv.Capped = len(mv.Pending) >= invite.MaxPendingMembers
 	if mv.Roles, err = s.svc.Roles(ctx, c.actor, c.slug); err != nil {
 		s.consoleError(w, r, c, err)
 		return

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -244,5 +245,31 @@ func TestSignedInInviteeAcceptsWithOneClick(t *testing.T) {
 	}
 	if _, body := b.get(h.Get("Location")); !strings.Contains(body, `id="in"`) {
 		t.Errorf("after one click the page does not say you're in")
+	}
+}
+
+// TestMembersPendingCapped: past the first 500 open invitations, the
+// Members page says it shows only those.
+func TestMembersPendingCapped(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	b := ev.browser()
+	b.signIn("boss@acme.test", "correct horse battery")
+	owner := invite.Actor{UserID: ev.owner.ID, Email: ev.owner.Email}
+	emails := make([]string, invite.MaxPendingMembers)
+	for i := range emails {
+		emails[i] = fmt.Sprintf("p%03d@example.com", i)
+	}
+	if _, err := ev.svc.InviteMany(ev.ctx, owner, "acme", emails[:10], invite.Options{NoEmail: true}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := b.get("/admin/orgs/acme/members"); strings.Contains(body, "pending-capped") {
+		t.Error("10 open invitations said to be capped")
+	}
+	if _, err := ev.svc.InviteMany(ev.ctx, owner, "acme", emails[10:], invite.Options{NoEmail: true}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := b.get("/admin/orgs/acme/members"); !strings.Contains(body, "pending-capped") {
+		t.Errorf("%d open invitations not said to be capped", len(emails))
 	}
 }
