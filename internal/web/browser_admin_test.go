@@ -182,3 +182,56 @@ func TestBrowserRoles(t *testing.T) {
 	}
 	p.shot("role-deleted")
 }
+
+// TestBrowserAvailabilityAsTyped: typing one address says whether it is
+// free and proposes a username; a typed username is checked instead.
+func TestBrowserAvailabilityAsTyped(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	j.invite("ana@example.com", invite.Options{})
+	p := j.person("admin")
+	p.signInAdmin()
+	p.open("/admin/orgs/acme/invite", "#emails")
+	p.setJS(`document.querySelector("#emails").value = ""`)
+	p.do("type an address", chromedp.SendKeys(chromedp.CSS("#emails"), "Jürgen.Müller@example.com"))
+	p.waitJS("wait for the check", `document.querySelector("#availability-live").textContent.includes("free to invite")`)
+	if user, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector("#username").value`)); err != nil || user != "jurgen.muller" {
+		t.Errorf("proposed username = %q, %v", user, err)
+	}
+	p.shot("free-address")
+	p.typeIn("#username", "boss")
+	p.waitJS("wait for the username check", `document.querySelector("#availability-live").textContent.includes("boss: taken")`)
+	p.setJS(`document.querySelector("#emails").value = ""`)
+	p.do("type an invited address", chromedp.SendKeys(chromedp.CSS("#emails"), "ana@example.com"))
+	p.waitJS("wait for the second check", `document.querySelector("#availability-live").textContent.includes("already has an open invitation")`)
+	p.shot("invited-address")
+
+	// With several addresses, the proposal goes (it is for one), and the
+	// invitations go out.
+	p.setJS(`document.querySelector("#username").value = ""`)
+	p.setJS(`document.querySelector("#emails").value = ""`)
+	p.do("type one address", chromedp.SendKeys(chromedp.CSS("#emails"), "cleo@example.com"))
+	p.waitJS("wait for the proposal", `document.querySelector("#username").value === "cleo"`)
+	p.do("type a second address", chromedp.SendKeys(chromedp.CSS("#emails"), ", dan@example.com"))
+	p.waitJS("wait for the proposal to go", `document.querySelector("#username").value === ""`)
+	p.click("#send-invitations", "#results")
+	p.wantText("#results", "dan@example.com")
+}
+
+// waitJS waits until the JavaScript expression expr is true.
+func (p *person) waitJS(what, expr string) {
+	p.j.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr)); err != nil {
+		p.shot("failed-" + what)
+		p.j.t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
+}
+
+// setJS runs the JavaScript statement js in the page.
+func (p *person) setJS(js string) {
+	p.j.t.Helper()
+	p.do("run "+js, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool]("(" + js + ", true)")(ctx, t)
+		return err
+	}))
+}

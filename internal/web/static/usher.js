@@ -63,6 +63,48 @@
     other.addEventListener("input", update);
   });
 
+  // Checking before inviting: as one address is typed, say whether it is
+  // free, invited, a member or registered elsewhere, and propose a
+  // username (unless one was typed). The form's check button does the
+  // same without this file.
+  document.querySelectorAll("textarea[data-availability]").forEach(function (box) {
+    var out = document.getElementById("availability-live");
+    var user = document.getElementById(box.dataset.username);
+    var said = {
+      free: "free to invite", invited: "already has an open invitation", member: "already a member",
+      registered: "has an account elsewhere: they will sign in to accept"
+    };
+    var timer, seq = 0, proposed = user ? user.value : "";
+    function check() {
+      var parts = box.value.split(/[,;\s]+/).filter(function (p) { return p !== ""; });
+      if (!out) return;
+      if (parts.length !== 1 || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(parts[0])) {
+        out.textContent = "";
+        // A proposal is for one address: it must not go with several.
+        if (user && proposed !== "" && user.value === proposed) { user.value = ""; proposed = ""; }
+        return;
+      }
+      var q = new URLSearchParams({ email: parts[0] });
+      var typed = user && user.value !== "" && user.value !== proposed;
+      if (typed) q.set("username", user.value);
+      var mine = ++seq;
+      fetch(box.dataset.availability + "?" + q, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (a) {
+          if (!a || mine !== seq) return;
+          var text = parts[0] + ": " + (said[a.email] || a.email) + ".";
+          if (a.username) text += " Username " + user.value + ": " + (a.username === "free" ? "free" : "taken") + ".";
+          if (a.suggested_username) text += " Suggested username: " + a.suggested_username + ".";
+          out.textContent = text;
+          if (user && !typed && a.suggested_username) { user.value = a.suggested_username; proposed = a.suggested_username; }
+        })
+        .catch(function () {});
+    }
+    function later() { clearTimeout(timer); timer = setTimeout(check, 400); }
+    box.addEventListener("input", later);
+    if (user) user.addEventListener("input", later);
+  });
+
   // Copy buttons.
   document.querySelectorAll("[data-copy]").forEach(function (btn) {
     btn.hidden = false;
