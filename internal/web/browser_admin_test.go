@@ -231,7 +231,7 @@ func (p *person) waitJS(what, expr string) {
 func (p *person) setJS(js string) {
 	p.j.t.Helper()
 	p.do("run "+js, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("(" + js + ", true)")(ctx, t)
+		_, err := chromedp.Evaluate[bool]("("+js+", true)")(ctx, t)
 		return err
 	}))
 }
