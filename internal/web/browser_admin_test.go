@@ -38,10 +38,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	p.shot("no-endpoints")
 
 	p.typeIn("#url", "not a url")
-	p.do("submit past the browser's own check", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(document.querySelector("#url").type = "text", true)`)(ctx, t)
-		return err
-	}))
+	p.setJS(`document.querySelector("#url").type = "text"`) // past the browser's own check
 	p.click(`form[action$="/webhooks"] button[type=submit]`, ".notice.bad")
 	p.wantText(".notice.bad", "absolute http or https URL")
 	p.shot("bad-url")
@@ -81,10 +78,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	p.shot("messages")
 
 	p.open("/admin/orgs/acme/webhooks", "#webhooks")
-	p.do("accept the confirmation", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, t)
-		return err
-	}))
+	p.setJS(`window.confirm = () => true`) // accept the confirmation
 	p.click(`#webhooks button.danger`, ".flash.ok")
 	p.wantText("main", "No endpoints yet")
 	p.shot("deleted")
@@ -115,10 +109,7 @@ func TestBrowserAPIKeys(t *testing.T) {
 	if strings.Contains(p.text("main"), key) {
 		t.Error("the key is shown again")
 	}
-	p.do("accept the confirmation", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, t)
-		return err
-	}))
+	p.setJS(`window.confirm = () => true`) // accept the confirmation
 	p.click(`#api-keys tr:last-child button.danger`, ".flash.ok")
 	p.shot("revoked")
 	if strings.Contains(p.text("#api-keys"), "CRM <sync>") {
@@ -172,10 +163,7 @@ func TestBrowserRoles(t *testing.T) {
 	p.open("/admin/orgs/acme/invite", "#role")
 	p.wantText("#role", "inviter")
 	p.open("/admin/orgs/acme/roles", "#roles")
-	p.do("accept the confirmation", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, t)
-		return err
-	}))
+	p.setJS(`window.confirm = () => true`) // accept the confirmation
 	p.click(`#roles button.danger`, ".flash.ok")
 	if strings.Contains(p.text("#roles"), "inviter") {
 		t.Error("the deleted role is still listed")
