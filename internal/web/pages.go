@@ -95,6 +95,9 @@ var funcs = template.FuncMap{
 	"add":      func(a, b int) int { return a + b },
 	"contains": func(list []string, v string) bool { return containsStr(list, v) },
 	"fieldErr": fieldErrors,
+	"newPassword": func(label string, rules []account.Rule, errs []account.FieldError) newPasswordView {
+		return newPasswordView{Label: label, Rules: rules, Errs: errs}
+	},
 	"broken": func(errs []account.FieldError, code string) bool {
 		return slices.ContainsFunc(errs, func(e account.FieldError) bool { return e.Field == "password" && e.Code == code })
 	},
@@ -141,6 +144,14 @@ type view struct {
 	Refresh    int    // seconds: reload the page (a batch being read); 0: never
 	Page       string // the template's name, for tests and styles
 	Data       any
+}
+
+// newPasswordView is the "new_password" fields: a password under rules,
+// typed twice.
+type newPasswordView struct {
+	Label string
+	Rules []account.Rule
+	Errs  []account.FieldError
 }
 
 type flash struct {
