@@ -58,6 +58,10 @@ func (s *server) setupPost(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, errRateLimit, nil)
 		return
 	}
+	if !s.setupOpen(r, token) {
+		s.errorPage(w, r, errSetupGone, nil)
+		return
+	}
 	v := &setupView{Token: token, Email: strings.TrimSpace(r.PostFormValue("email")), Org: strings.TrimSpace(r.PostFormValue("org"))}
 	pw := r.PostFormValue("password")
 	if broken := account.PolicyNIST.Check(pw); len(broken) > 0 {
@@ -73,8 +77,8 @@ func (s *server) setupPost(w http.ResponseWriter, r *http.Request) {
 		s.showSetup(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	// One at a time, so that two people on the link cannot both become
-	// the first admin.
+	// One at a time, and checked again, so that two people on the link
+	// cannot both become the first admin.
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	if !s.setupOpenLocked(r, token) {
