@@ -301,3 +301,24 @@ func TestAPIInviteRateLimit(t *testing.T) {
 	ev.want(ev.do("POST", "/api/v1/orgs/acme/invitations/batch", ev.key, map[string]any{"emails": []string{"d@example.com"}}),
 		http.StatusTooManyRequests, "rate_limited")
 }
+
+// TestAPISecretsNotReplayed: making an API key or a webhook ignores
+// Idempotency-Key, so the secret it answers is never kept for a replay.
+func TestAPISecretsNotReplayed(t *testing.T) {
+	ev := newEnv(t, storetest.Engines()[0])
+	for _, c := range []struct{ path, field string }{{"/api/v1/orgs/acme/api-keys", "key"}, {"/api/v1/orgs/acme/webhooks", "secret"}} {
+		body := map[string]any{"name": "n"}
+		if c.field == "secret" {
+			body = map[string]any{"url": "https://crm.example.com/hook"}
+		}
+		a := ev.want(ev.do("POST", c.path, ev.key, body, "Idempotency-Key", "same"), http.StatusCreated, "")
+		b := ev.want(ev.do("POST", c.path, ev.key, body, "Idempotency-Key", "same"), http.StatusCreated, "")
+		if a[c.field] == b[c.field] || a["id"] == b["id"] {
+			t.Errorf("%s: the same Idempotency-Key answered the same secret", c.path)
+		}
+	}
+	var kept int
+	if err := ev.store.DB().QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&kept); err != nil || kept != 0 {
+		t.Errorf("%d answers kept for replay (%v), want none", kept, err)
+	}
+}

@@ -72,10 +72,12 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 	org("PATCH /api/v1/orgs/{org}/settings", s.patchSettings)
 	org("GET /api/v1/orgs/{org}/audit", s.audit)
 	org("GET /api/v1/orgs/{org}/api-keys", s.listAPIKeys)
-	post("POST /api/v1/orgs/{org}/api-keys", s.createAPIKey)
+	// Making a key or a webhook answers a secret, which an idempotent
+	// replay would have to keep: these two take no Idempotency-Key.
+	org("POST /api/v1/orgs/{org}/api-keys", s.createAPIKey)
 	org("DELETE /api/v1/orgs/{org}/api-keys/{id}", s.revokeAPIKey)
 	org("GET /api/v1/orgs/{org}/webhooks", s.listWebhooks)
-	post("POST /api/v1/orgs/{org}/webhooks", s.createWebhook)
+	org("POST /api/v1/orgs/{org}/webhooks", s.createWebhook)
 	org("DELETE /api/v1/orgs/{org}/webhooks/{id}", s.deleteWebhook)
 	org("GET /api/v1/orgs/{org}/webhooks/{id}/messages", s.webhookMessages)
 
