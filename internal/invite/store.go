@@ -45,6 +45,8 @@ type Tx interface {
 	WebStore
 	// WebhookStore holds webhook endpoints and their messages (webhooks.go).
 	WebhookStore
+	// ProfileStore holds members' profiles (profile.go).
+	ProfileStore
 }
 
 // UserStore holds accounts, sessions and API keys.

@@ -249,6 +249,43 @@ func (t *tx) RoleUse(ctx context.Context, orgID, name string) (members, invitati
 	return members, invitations, nil
 }
 
+func (t *tx) Profile(ctx context.Context, orgID, userID string) (*invite.Profile, error) {
+	p := &invite.Profile{OrgID: orgID, UserID: userID}
+	var updated, verified time.Time
+	err := t.q.QueryRowContext(ctx, `SELECT phone, job_title, department, address, updated_at, updated_by, verified_at, verified_by
+		FROM profiles WHERE org_id = $1 AND user_id = $2`, orgID, userID).
+		Scan(&p.Phone, &p.JobTitle, &p.Department, &p.Address, tc(&updated), &p.UpdatedBy, tc(&verified), &p.VerifiedBy)
+	if err := one(err, "profile"); err != nil {
+		return nil, err
+	}
+	if !updated.IsZero() {
+		p.UpdatedAt = &updated
+	}
+	if !verified.IsZero() {
+		p.VerifiedAt = &verified
+	}
+	return p, nil
+}
+
+func (t *tx) PutProfile(ctx context.Context, p *invite.Profile) error {
+	at := func(v *time.Time) any {
+		if v == nil {
+			return nil
+		}
+		return t.t(*v)
+	}
+	_, err := t.q.ExecContext(ctx, `INSERT INTO profiles (org_id, user_id, phone, job_title, department, address,
+		updated_at, updated_by, verified_at, verified_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (org_id, user_id) DO UPDATE SET phone = excluded.phone, job_title = excluded.job_title,
+		department = excluded.department, address = excluded.address, updated_at = excluded.updated_at,
+		updated_by = excluded.updated_by, verified_at = excluded.verified_at, verified_by = excluded.verified_by`,
+		p.OrgID, p.UserID, p.Phone, p.JobTitle, p.Department, p.Address, at(p.UpdatedAt), p.UpdatedBy, at(p.VerifiedAt), p.VerifiedBy)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put profile: %w", err)
+	}
+	return nil
+}
+
 func (t *tx) Groups(ctx context.Context, orgID string) ([]account.Group, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT id, org_id, name, created_at FROM groups WHERE org_id = $1 ORDER BY name_key`, orgID)
 	if err != nil {

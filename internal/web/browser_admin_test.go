@@ -223,3 +223,39 @@ func (p *person) setJS(js string) {
 		return err
 	}))
 }
+
+// TestBrowserProfile: a member fills in their profile; an administrator
+// opens it from Members and marks it verified.
+func TestBrowserProfile(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	_, tok := j.invite("ana@example.com", invite.Options{})
+	if _, err := j.svc.Accept(j.ctx, tok, invite.Registration{Password: "a long enough passphrase", FirstName: "Ana"}); err != nil {
+		t.Fatal(err)
+	}
+	ana := j.person("ana")
+	ana.open("/admin/signin", "#signin")
+	ana.typeIn("#email", "ana@example.com")
+	ana.typeIn("#password", "a long enough passphrase")
+	ana.click("#signin", `body[data-page="admin_members"]`)
+	ana.open("/admin/orgs/acme/profile", "#phone")
+	ana.wantText(".pagehead", "not filled in")
+	ana.typeIn("#phone", "phone me")
+	ana.click("#save-profile", ".field-error")
+	ana.wantText(".field-error", "digits")
+	ana.typeIn("#phone", "+32 470 12 34 56")
+	ana.typeIn("#job_title", "Nurse <head>")
+	ana.click("#save-profile", ".flash.ok")
+	ana.wantText(".pagehead", "not verified")
+	ana.shot("filled-in")
+
+	admin := j.person("admin")
+	admin.signInAdmin()
+	admin.open("/admin/orgs/acme/members", "#members")
+	admin.click(`a[href$="/profile"][href*="/members/"]:not([href*="`+j.owner.ID+`"])`, "#verify-profile")
+	if v, err := chromedp.Run(admin.ctx, chromedp.Evaluate[string](`document.querySelector("#job_title").value`)); err != nil || v != "Nurse <head>" {
+		t.Errorf("job title shown = %q, %v", v, err)
+	}
+	admin.click("#verify-profile", "#verified")
+	admin.shot("verified")
+}

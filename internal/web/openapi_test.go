@@ -567,6 +567,19 @@ func openapiFlow(t *testing.T, ev *env) {
 	// Members.
 	members := ev.want(ev.do("GET", acme+"/members?include=pending", ev.key, nil), http.StatusOK, "")
 	ev.want(ev.do("GET", acme+"/members?include=everyone", ev.key, nil, bad...), http.StatusUnprocessableEntity, "validation_failed")
+
+	// Ana's profile: empty, filled in, verified.
+	profile := acme + "/members/" + anaUserID + "/profile"
+	if p := ev.want(ev.do("GET", profile, ev.key, nil), http.StatusOK, ""); p["updated_at"] != nil {
+		t.Errorf("a profile never filled in = %v", p)
+	}
+	ev.want(ev.do("POST", profile+"/verify", ev.key, nil), http.StatusConflict, "invalid_transition")
+	ev.want(ev.do("PUT", profile, ev.key, map[string]any{"phone": "not a number"}), http.StatusUnprocessableEntity, "validation_failed")
+	ev.want(ev.do("PUT", profile, ev.key, map[string]any{"phone": "+32 2 123 45 67", "job_title": "Nurse", "address": "Main street 1"}), http.StatusOK, "")
+	if p := ev.want(ev.do("POST", profile+"/verify", ev.key, nil), http.StatusOK, ""); p["verified_at"] == nil || p["job_title"] != "Nurse" {
+		t.Errorf("verified profile = %v", p)
+	}
+	ev.want(ev.do("GET", acme+"/members/nobody/profile", ev.key, nil), http.StatusNotFound, "not_found")
 	if data, _ := members["data"].([]any); len(data) < 3 {
 		t.Errorf("members with pending = %v, want the owner, ana and the pending invitees", members)
 	}

@@ -84,6 +84,7 @@ func (s *server) adminRoutes(mux *http.ServeMux) {
 	s.adminWebhookRoutes(org)
 	s.adminAPIKeyRoutes(org)
 	s.adminRoleRoutes(org)
+	s.adminProfileRoutes(org)
 }
 
 // signedIn sends visitors without a session to the sign-in page.

@@ -62,6 +62,9 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 	org("GET /api/v1/orgs/{org}/members", s.listMembers)
 	org("PATCH /api/v1/orgs/{org}/members/{user_id}", s.updateMember)
 	org("DELETE /api/v1/orgs/{org}/members/{user_id}", s.removeMember)
+	org("GET /api/v1/orgs/{org}/members/{user_id}/profile", s.getProfile)
+	org("PUT /api/v1/orgs/{org}/members/{user_id}/profile", s.putProfile)
+	post("POST /api/v1/orgs/{org}/members/{user_id}/profile/verify", s.verifyProfile)
 	org("GET /api/v1/orgs/{org}/groups", s.listGroups)
 	post("POST /api/v1/orgs/{org}/groups", s.createGroup)
 	org("DELETE /api/v1/orgs/{org}/groups/{id}", s.deleteGroup)
@@ -103,7 +106,7 @@ func (s *server) routes(mux *http.ServeMux, reg *prometheus.Registry) (apiPatter
 // path (none: the path is unknown).
 func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 	var allow []string
-	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := mux.Handler(probe); pattern != "/api/" && pattern != "" {
