@@ -35,16 +35,24 @@ func (s *server) setupOpen(r *http.Request, token string) bool {
 var errSetupGone = errorf(invite.CodeNotFound, "this setup link does not work: usher has an account already (sign in), or the link is from an earlier start")
 
 func (s *server) setupPage(w http.ResponseWriter, r *http.Request) {
+	if token, ok := s.setupLink(w, r); ok {
+		s.showSetup(w, r, http.StatusOK, &setupView{Token: token})
+	}
+}
+
+// setupLink returns the request's setup token if the link works, and
+// answers the request itself if not.
+func (s *server) setupLink(w http.ResponseWriter, r *http.Request) (string, bool) {
 	token := r.PathValue("token")
 	if !s.allowed(r, "accept", tokenKey(token)) {
 		s.errorPage(w, r, errRateLimit, nil)
-		return
+		return "", false
 	}
 	if !s.setupOpen(r, token) {
 		s.errorPage(w, r, errSetupGone, nil)
-		return
+		return "", false
 	}
-	s.showSetup(w, r, http.StatusOK, &setupView{Token: token})
+	return token, true
 }
 
 func (s *server) showSetup(w http.ResponseWriter, r *http.Request, status int, v *setupView) {
@@ -53,13 +61,8 @@ func (s *server) showSetup(w http.ResponseWriter, r *http.Request, status int, v
 }
 
 func (s *server) setupPost(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	if !s.allowed(r, "accept", tokenKey(token)) {
-		s.errorPage(w, r, errRateLimit, nil)
-		return
-	}
-	if !s.setupOpen(r, token) {
-		s.errorPage(w, r, errSetupGone, nil)
+	token, ok := s.setupLink(w, r)
+	if !ok {
 		return
 	}
 	v := &setupView{Token: token, Email: strings.TrimSpace(r.PostFormValue("email")), Org: strings.TrimSpace(r.PostFormValue("org"))}
