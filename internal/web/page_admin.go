@@ -29,6 +29,17 @@ func (a *adminView) Can(p string) bool {
 	return slices.Contains(a.Perms, account.Permission(p))
 }
 
+// CanEverything reports whether the user holds every permission here, as
+// managing API keys needs.
+func (a *adminView) CanEverything() bool {
+	for _, p := range account.AllPermissions {
+		if !a.Can(string(p)) {
+			return false
+		}
+	}
+	return true
+}
+
 // SeesInvitations reports whether the user may list invitations here.
 func (a *adminView) SeesInvitations() bool {
 	return a.Can(string(account.PermInvite)) || a.Can(string(account.PermManageInvites)) || a.Can(string(account.PermApprove))

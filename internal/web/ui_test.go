@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"usher/internal/account"
 	"usher/internal/invite"
 	"usher/internal/sqlstore/storetest"
 )
@@ -271,5 +272,34 @@ func TestMembersPendingCapped(t *testing.T) {
 	}
 	if _, body := b.get("/admin/orgs/acme/members"); !strings.Contains(body, "pending-capped") {
 		t.Errorf("%d open invitations not said to be capped", len(emails))
+	}
+}
+
+// TestNavAPIKeysNeedEverything: a role with settings.manage alone sees
+// the settings pages but not API keys, which it may not manage.
+func TestNavAPIKeysNeedEverything(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	owner := invite.Actor{UserID: ev.owner.ID, Email: ev.owner.Email}
+	if _, err := ev.svc.CreateRole(ev.ctx, owner, "acme", "settings", []account.Permission{account.PermManageSettings}); err != nil {
+		t.Fatal(err)
+	}
+	_, token := ev.invite("sam@acme.test", invite.Options{Role: "settings"})
+	if _, err := ev.svc.Accept(ev.ctx, token, invite.Registration{Password: "settings person password", FirstName: "Sam"}); err != nil {
+		t.Fatal(err)
+	}
+	b := ev.browser()
+	b.signIn("sam@acme.test", "settings person password")
+	_, body := b.get("/admin/orgs/acme/members")
+	if !strings.Contains(body, "/admin/orgs/acme/webhooks") || strings.Contains(body, "/admin/orgs/acme/api-keys") {
+		t.Error("a settings-only role's menu: want Webhooks and not API keys")
+	}
+	if st, _ := b.get("/admin/orgs/acme/api-keys"); st != http.StatusForbidden {
+		t.Errorf("API keys page for a settings-only role = %d, want 403", st)
+	}
+	b2 := ev.browser()
+	b2.signIn("boss@acme.test", "correct horse battery")
+	if _, body := b2.get("/admin/orgs/acme/members"); !strings.Contains(body, "/admin/orgs/acme/api-keys") {
+		t.Error("the owner's menu has no API keys")
 	}
 }
