@@ -99,8 +99,8 @@ func (s *Service) release(a allowance, used int) {
 	}
 }
 
-// SetInvitesPerHour sets Config.InvitesPerHour; call it before serving.
+// SetInvitesPerHour replaces Config.InvitesPerHour; call it before
+// serving.
 func (s *Service) SetInvitesPerHour(n int) {
-	s.cfg.InvitesPerHour = n
 	s.limit = &inviteLimiter{perHour: n, orgs: map[string]*rate.Limiter{}}
 }

@@ -1,6 +1,7 @@
 package invite_test
 
 import (
+	"fmt"
 	"testing"
 
 	"usher/internal/account"
@@ -65,6 +66,15 @@ func TestCustomRoles(t *testing.T) {
 			t.Error("a plain member invited after the role was taken away")
 		}
 		_, err = b.svc.Invite(b.ctx, b.owner, b.org.Slug, "late@example.com", invite.Options{Role: "inviter"})
+		wantCode(t, err, invite.CodeValidation)
+
+		// At most 50 roles, the three built-in ones and "settings" included.
+		for i := range 46 {
+			if _, err := b.svc.CreateRole(b.ctx, b.owner, b.org.Slug, fmt.Sprintf("r%02d", i), nil); err != nil {
+				t.Fatalf("role %d: %v", i, err)
+			}
+		}
+		_, err = b.svc.CreateRole(b.ctx, b.owner, b.org.Slug, "one-too-many", nil)
 		wantCode(t, err, invite.CodeValidation)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -64,8 +65,8 @@ type WebhookStore interface {
 	WebhookMessages(ctx context.Context, orgID, webhookID string, limit int) ([]WebhookMessage, error)
 }
 
-// NewWebhookSecret draws a signing secret.
-func NewWebhookSecret() string {
+// newWebhookSecret draws a signing secret.
+func newWebhookSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
@@ -92,9 +93,9 @@ func (s *Service) CreateWebhook(ctx context.Context, actor Actor, slug, url, des
 			return err
 		}
 		if len(hooks) >= MaxWebhooks {
-			return invalid(fieldErr("url", "too_many", "an organization has at most 10 webhook endpoints; delete one first"))
+			return invalid(fieldErr("url", "too_many", fmt.Sprintf("an organization has at most %d webhook endpoints; delete one first", MaxWebhooks)))
 		}
-		w = &Webhook{ID: NewID(), OrgID: org.ID, URL: url, Description: description, CreatedAt: s.Now(), Secret: NewWebhookSecret()}
+		w = &Webhook{ID: NewID(), OrgID: org.ID, URL: url, Description: description, CreatedAt: s.Now(), Secret: newWebhookSecret()}
 		if err := tx.InsertWebhook(ctx, w); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ import (
 // event's id, the same on every attempt), webhook-timestamp (Unix
 // seconds) and webhook-signature ("v1," and the base64 HMAC-SHA256, keyed
 // with the secret's bytes, of "id.timestamp.body"). A 2xx answer delivers
-// the message; anything else, or no answer within HookTimeout, is tried
+// the message; anything else, or no answer within hookTimeout, is tried
 // again after hookRetries, and the message is marked failed after the last.
 
 // hookRetries are the waits after each failed attempt: Standard Webhooks'
@@ -35,8 +35,8 @@ import (
 var hookRetries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
 	5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
-// HookTimeout bounds one webhook request.
-const HookTimeout = 10 * time.Second
+// hookTimeout bounds one webhook request.
+const hookTimeout = 10 * time.Second
 
 // hookBatch is how many messages one round claims; hookParallel how many
 // requests it has in flight.
@@ -63,9 +63,9 @@ type hookData struct {
 	Detail       string `json:"detail"`
 }
 
-// HookSignature signs body as message id sent at ts with secret
+// hookSignature signs body as message id sent at ts with secret
 // ("whsec_…"): the webhook-signature header's value.
-func HookSignature(secret, id string, ts time.Time, body []byte) (string, error) {
+func hookSignature(secret, id string, ts time.Time, body []byte) (string, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 	if err != nil {
 		return "", fmt.Errorf("job: webhook secret: %w", err)
@@ -133,11 +133,11 @@ func (r *Runner) postHook(ctx context.Context, d sqlstore.HookDelivery) (int, er
 		return 0, err
 	}
 	ts := r.now()
-	sig, err := HookSignature(d.Secret, d.EventID, ts, body)
+	sig, err := hookSignature(d.Secret, d.EventID, ts, body)
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, HookTimeout)
+	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
@@ -170,7 +170,7 @@ func (r *Runner) postHook(ctx context.Context, d sqlstore.HookDelivery) (int, er
 // after name resolution, so a name cannot resolve one way when checked
 // and another when used. No proxy is used.
 func newHookClient(private bool) *http.Client {
-	dialer := &net.Dialer{Timeout: HookTimeout}
+	dialer := &net.Dialer{Timeout: hookTimeout}
 	if !private {
 		dialer.Control = func(network, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
@@ -185,7 +185,7 @@ func newHookClient(private bool) *http.Client {
 	}
 	return &http.Client{
 		Transport: &http.Transport{DialContext: dialer.DialContext, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4,
-			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: HookTimeout, ResponseHeaderTimeout: HookTimeout},
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: hookTimeout, ResponseHeaderTimeout: hookTimeout},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -62,9 +62,12 @@ func newReceiver(t *testing.T) *receiver {
 	return r
 }
 
-func (r *receiver) answer(status int) {
+func (r *receiver) answer(status int) { r.answerWith(status, "thanks") }
+
+// answerWith makes the receiver answer status with body.
+func (r *receiver) answerWith(status int, body string) {
 	r.mu.Lock()
-	r.status = status
+	r.status, r.reply = status, body
 	r.mu.Unlock()
 }
 
@@ -395,8 +398,7 @@ func TestWebhookErrorText(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
 		b := setup(t, e, options{cfg: job.Config{HookPrivate: true}})
 		rcv := newReceiver(t)
-		rcv.answer(http.StatusBadGateway)
-		rcv.reply = "\x00bad\xff\x1b[31m" + strings.Repeat("é", 300)
+		rcv.answerWith(http.StatusBadGateway, "\x00bad\xff\x1b[31m"+strings.Repeat("é", 300))
 		hook, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, rcv.URL, "")
 		if err != nil {
 			t.Fatal(err)
@@ -410,6 +412,29 @@ func TestWebhookErrorText(t *testing.T) {
 			strings.ContainsAny(m.LastError, "\x00\x1b") || !strings.HasSuffix(m.LastError, "é…") ||
 			utf8.RuneCountInString(m.LastError) > 300 {
 			t.Errorf("last error %q (%+v)", m.LastError, m)
+		}
+	})
+}
+
+// TestWebhookEmailFailed: an invitation email the mail server refuses for
+// good is announced as invitation.email_failed, with the reason.
+func TestWebhookEmailFailed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		b := setup(t, e, options{cfg: job.Config{HookPrivate: true}})
+		rcv := newReceiver(t)
+		if _, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, rcv.URL, ""); err != nil {
+			t.Fatal(err)
+		}
+		b.smtp.RejectRecipient("nobody@example.test", 550, "no such mailbox")
+		b.invite(t, "nobody@example.test", invite.Options{})
+		b.deliver(t)
+		b.hooks(t)
+		types := map[string]string{}
+		for _, r := range rcv.take() {
+			types[r.msg.Type] = r.msg.Data["detail"]
+		}
+		if d, ok := types["invitation.email_failed"]; !ok || !strings.Contains(d, "no such mailbox") || len(types) != 2 {
+			t.Errorf("messages = %v, want invitation.created and invitation.email_failed with the reason", types)
 		}
 	})
 }

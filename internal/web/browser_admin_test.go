@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,9 +47,9 @@ func TestBrowserWebhooks(t *testing.T) {
 	p.typeIn("#url", rcv.URL+"/usher")
 	p.typeIn("#description", "CRM <sync>")
 	p.click(`form[action$="/webhooks"] button[type=submit]`, "#webhook-secret")
-	secret, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector("#secret").value`))
-	if err != nil || !strings.HasPrefix(secret, "whsec_") {
-		t.Fatalf("secret shown = %q, %v", secret, err)
+	secret := p.value("#secret")
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret shown = %q", secret)
 	}
 	p.wantText("#webhooks", "CRM <sync>")
 	p.shot("secret-shown-once")
@@ -78,8 +79,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	p.shot("messages")
 
 	p.open("/admin/orgs/acme/webhooks", "#webhooks")
-	p.setJS(`window.confirm = () => true`) // accept the confirmation
-	p.click(`#webhooks button.danger`, ".flash.ok")
+	p.clickConfirmed(`#webhooks button.danger`, ".flash.ok")
 	p.wantText("main", "No endpoints yet")
 	p.shot("deleted")
 }
@@ -95,9 +95,9 @@ func TestBrowserAPIKeys(t *testing.T) {
 	p.wantText("#api-keys", "usk_") // the test's own key, by its first characters
 	p.typeIn("#name", "CRM <sync>")
 	p.click(`form[action$="/api-keys"] button[type=submit]`, "#new-key")
-	key, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector("#key").value`))
-	if err != nil || !strings.HasPrefix(key, "usk_") {
-		t.Fatalf("key shown = %q, %v", key, err)
+	key := p.value("#key")
+	if !strings.HasPrefix(key, "usk_") {
+		t.Fatalf("key shown = %q", key)
 	}
 	p.wantText("#api-keys", "CRM <sync>")
 	p.wantText("#api-keys", "boss@acme.test")
@@ -109,8 +109,7 @@ func TestBrowserAPIKeys(t *testing.T) {
 	if strings.Contains(p.text("main"), key) {
 		t.Error("the key is shown again")
 	}
-	p.setJS(`window.confirm = () => true`) // accept the confirmation
-	p.click(`#api-keys tr:last-child button.danger`, ".flash.ok")
+	p.clickConfirmed(`#api-keys tr:last-child button.danger`, ".flash.ok")
 	p.shot("revoked")
 	if strings.Contains(p.text("#api-keys"), "CRM <sync>") {
 		t.Error("the revoked key is still listed")
@@ -163,8 +162,7 @@ func TestBrowserRoles(t *testing.T) {
 	p.open("/admin/orgs/acme/invite", "#role")
 	p.wantText("#role", "inviter")
 	p.open("/admin/orgs/acme/roles", "#roles")
-	p.setJS(`window.confirm = () => true`) // accept the confirmation
-	p.click(`#roles button.danger`, ".flash.ok")
+	p.clickConfirmed(`#roles button.danger`, ".flash.ok")
 	if strings.Contains(p.text("#roles"), "inviter") {
 		t.Error("the deleted role is still listed")
 	}
@@ -183,8 +181,8 @@ func TestBrowserAvailabilityAsTyped(t *testing.T) {
 	p.setJS(`document.querySelector("#emails").value = ""`)
 	p.do("type an address", chromedp.SendKeys(chromedp.CSS("#emails"), "Jürgen.Müller@example.com"))
 	p.waitJS("wait for the check", `document.querySelector("#availability-live").textContent.includes("free to invite")`)
-	if user, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector("#username").value`)); err != nil || user != "jurgen.muller" {
-		t.Errorf("proposed username = %q, %v", user, err)
+	if user := p.value("#username"); user != "jurgen.muller" {
+		t.Errorf("proposed username = %q", user)
 	}
 	p.shot("free-address")
 	p.typeIn("#username", "boss")
@@ -253,9 +251,26 @@ func TestBrowserProfile(t *testing.T) {
 	admin.signInAdmin()
 	admin.open("/admin/orgs/acme/members", "#members")
 	admin.click(`a[href$="/profile"][href*="/members/"]:not([href*="`+j.owner.ID+`"])`, "#verify-profile")
-	if v, err := chromedp.Run(admin.ctx, chromedp.Evaluate[string](`document.querySelector("#job_title").value`)); err != nil || v != "Nurse <head>" {
-		t.Errorf("job title shown = %q, %v", v, err)
+	if v := admin.value("#job_title"); v != "Nurse <head>" {
+		t.Errorf("job title shown = %q", v)
 	}
 	admin.click("#verify-profile", "#verified")
 	admin.shot("verified")
+}
+
+// value returns the value of the input sel.
+func (p *person) value(sel string) string {
+	p.j.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).value`, sel)))
+	if err != nil {
+		p.j.t.Fatalf("%s: value of %s: %v", p.name, sel, err)
+	}
+	return v
+}
+
+// clickConfirmed clicks a button that asks for confirmation, saying yes.
+func (p *person) clickConfirmed(button, waitFor string) {
+	p.j.t.Helper()
+	p.setJS(`window.confirm = () => true`)
+	p.click(button, waitFor)
 }

@@ -43,7 +43,7 @@ func (s *server) adminAPIKeyCreate(w http.ResponseWriter, r *http.Request, c *co
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	secret, _, err := s.svc.CreateAPIKey(r.Context(), c.slug, name, c.actor)
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}

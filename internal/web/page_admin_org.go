@@ -281,7 +281,7 @@ func (s *server) adminGroupCreate(w http.ResponseWriter, r *http.Request, c *con
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	g, err := s.svc.CreateGroup(r.Context(), c.actor, c.slug, name)
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}

@@ -66,7 +66,7 @@ func (s *server) adminProfileSave(w http.ResponseWriter, r *http.Request, c *con
 		Department: r.PostFormValue("department"), Address: strings.ReplaceAll(r.PostFormValue("address"), "\r\n", "\n")}
 	_, err := s.svc.UpdateProfile(r.Context(), c.actor, c.slug, profileUser(r, c), f)
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}

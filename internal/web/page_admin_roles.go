@@ -54,7 +54,7 @@ func (s *server) adminRoleCreate(w http.ResponseWriter, r *http.Request, c *cons
 	}
 	role, err := s.svc.CreateRole(r.Context(), c.actor, c.slug, name, perms)
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden || code == invite.CodeNotFound {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}

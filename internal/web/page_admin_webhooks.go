@@ -47,7 +47,7 @@ func (s *server) adminWebhookCreate(w http.ResponseWriter, r *http.Request, c *c
 	url, desc := strings.TrimSpace(r.PostFormValue("url")), strings.TrimSpace(r.PostFormValue("description"))
 	hook, err := s.svc.CreateWebhook(r.Context(), c.actor, c.slug, url, desc)
 	if err != nil {
-		if code := invite.CodeOf(err); code == "" || code == invite.CodeForbidden {
+		if replacesPage(err) {
 			s.consoleError(w, r, c, err)
 			return
 		}
