@@ -3,15 +3,19 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"usher/internal/invite"
 	"usher/internal/job"
 	"usher/internal/mail"
 	"usher/internal/sqlstore/storetest"
+	"usher/internal/web"
 )
 
 var linkRE = regexp.MustCompile(`/i/([A-Za-z0-9_-]{43})`)
@@ -320,5 +324,70 @@ func TestAPISecretsNotReplayed(t *testing.T) {
 	var kept int
 	if err := ev.store.DB().QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&kept); err != nil || kept != 0 {
 		t.Errorf("%d answers kept for replay (%v), want none", kept, err)
+	}
+}
+
+// TestMetricsRoutes: a request's latency is recorded under the route's
+// pattern, also when it was refused before reaching the route (a
+// cross-origin POST) or matched none, and never under its raw path
+// (tokens travel in paths).
+func TestMetricsRoutes(t *testing.T) {
+	ev := newEnv(t, storetest.Engines()[0])
+	reg := prometheus.NewRegistry()
+	h := web.NewServer(web.Deps{Service: ev.svc, Store: ev.store, Registry: reg, Metrics: web.NewMetrics(reg),
+		Config: web.Config{BaseURL: ev.srv.URL}})
+	serve := func(method, path, body string, headers ...string) int {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	auth := "Bearer " + ev.key
+	if c := serve("POST", "/api/v1/orgs/acme/invitations", `{"email":"m@x.test"}`, "Authorization", auth); c != 201 {
+		t.Fatalf("create: %d", c)
+	}
+	if c := serve("GET", "/api/v1/orgs/acme/invitations/nope", "", "Authorization", auth); c != 404 {
+		t.Fatalf("get: %d", c)
+	}
+	if c := serve("POST", "/api/v1/orgs/acme/groups", `{"name":"g"}`, "Sec-Fetch-Site", "cross-site"); c != 403 {
+		t.Fatalf("cross-origin: %d", c)
+	}
+	if c := serve("DELETE", "/api/v1/invitations/accept-secret-token", ""); c != 404 && c != 405 {
+		t.Fatalf("unrouted: %d", c)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range families {
+		if f.GetName() != "usher_http_request_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["route"]+" "+labels["code"]] = true
+		}
+	}
+	for _, want := range []string{"POST /api/v1/orgs/{org}/invitations 201", "GET /api/v1/orgs/{org}/invitations/{id} 404",
+		"POST /api/v1/orgs/{org}/groups 403"} {
+		if !got[want] {
+			t.Errorf("no latency recorded for %q; recorded: %v", want, got)
+		}
+	}
+	for k := range got {
+		if strings.Contains(k, "secret-token") {
+			t.Errorf("a raw path was recorded: %q", k)
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("recorded %v, want 4 series", got)
 	}
 }

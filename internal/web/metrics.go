@@ -77,11 +77,17 @@ func (s *server) observe(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		_, pattern := mux.Handler(r)
-		if pattern == "" {
-			pattern = "unmatched"
-		}
 		defer func() {
+			// The mux records the route it chose on r; a request it did
+			// not route (refused before it, or matching nothing) is
+			// looked up.
+			pattern := r.Pattern
+			if pattern == "" {
+				_, pattern = mux.Handler(r)
+			}
+			if pattern == "" {
+				pattern = "unmatched"
+			}
 			if v := recover(); v != nil {
 				s.log.Error("panic", "route", pattern, "panic", v)
 				if rec.status == 0 {
