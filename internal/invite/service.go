@@ -72,6 +72,17 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microseco
 // LinkFor returns the accept URL for a token.
 func (s *Service) LinkFor(token string) string { return s.cfg.BaseURL + "/i/" + token }
 
+// SealAnswer seals an answer kept for Idempotency-Key replays under
+// record (see Tokens.SealAnswer); OpenAnswer opens it.
+func (s *Service) SealAnswer(answer []byte, record string) string {
+	return s.tokens.SealAnswer(answer, record)
+}
+
+// OpenAnswer returns the answer SealAnswer sealed under record.
+func (s *Service) OpenAnswer(kept, record string) ([]byte, error) {
+	return s.tokens.OpenAnswer(kept, record)
+}
+
 // Actor is who makes a call: a signed-in user, or an API key acting for
 // its creator within its organization.
 type Actor struct {

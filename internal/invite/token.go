@@ -1,12 +1,15 @@
 package invite
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strings"
 )
 
 // Invitation tokens.
@@ -87,4 +90,58 @@ func plausibleToken(tok string) bool {
 		}
 	}
 	return true
+}
+
+// Answers kept for Idempotency-Key replays hold what was answered, which
+// for a create or a resend is a link with its token. They are kept sealed
+// (AES-256-GCM under a key derived from the instance key, bound to the
+// record they are kept under), so that, as for the tokens themselves, a
+// copy of the database alone reads no link.
+
+// sealedPrefix marks a sealed answer; an answer without it was kept
+// before answers were sealed and is returned as it is.
+const sealedPrefix = "usher-sealed-v1:"
+
+// ErrUnsealable is returned for a sealed answer that the instance key
+// cannot open (the key changed, or the record was altered).
+var ErrUnsealable = errors.New("invite: the kept answer cannot be opened with this instance key")
+
+func (t *Tokens) answerCipher() cipher.AEAD {
+	m := hmac.New(sha256.New, t.key)
+	m.Write([]byte("usher/answers/v1"))
+	block, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+// SealAnswer seals answer, to be kept under the record named by record.
+func (t *Tokens) SealAnswer(answer []byte, record string) string {
+	aead := t.answerCipher()
+	nonce := make([]byte, aead.NonceSize())
+	rand.Read(nonce)
+	return sealedPrefix + base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, answer, []byte(record)))
+}
+
+// OpenAnswer returns the answer SealAnswer sealed under record.
+func (t *Tokens) OpenAnswer(kept string, record string) ([]byte, error) {
+	sealed, ok := strings.CutPrefix(kept, sealedPrefix)
+	if !ok {
+		return []byte(kept), nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	aead := t.answerCipher()
+	if err != nil || len(b) < aead.NonceSize() {
+		return nil, ErrUnsealable
+	}
+	answer, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], []byte(record))
+	if err != nil {
+		return nil, ErrUnsealable
+	}
+	return answer, nil
 }

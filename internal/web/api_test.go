@@ -149,6 +149,21 @@ func TestAPILifecycle(t *testing.T) {
 			t.Fatalf("idempotent replay: %d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
 		}
 		ev.want(ev.do("POST", org+"/invitations", key, map[string]any{"email": "eve@example.com"}, "Idempotency-Key", "k1"), 422, "idempotency_conflict")
+		// The kept answer holds the link, so it is kept sealed: the
+		// database alone reads neither the token nor the address.
+		var kept string
+		if err := ev.store.DB().QueryRow(`SELECT body FROM idempotency_keys WHERE key = 'k1'`).Scan(&kept); err != nil {
+			t.Fatal(err)
+		}
+		if tok := tokenIn(t, string(first.Body)); strings.Contains(kept, tok) || strings.Contains(kept, "dee@example.com") {
+			t.Errorf("the kept answer is readable: %s", kept)
+		}
+		// One that this instance's key cannot open (the key changed) is
+		// refused, clearly, and nothing is done again.
+		if _, err := ev.store.DB().Exec(`UPDATE idempotency_keys SET body = 'usher-sealed-v1:AAAA' WHERE key = 'k1'`); err != nil {
+			t.Fatal(err)
+		}
+		ev.want(ev.do("POST", org+"/invitations", key, body, "Idempotency-Key", "k1"), 409, "conflict")
 
 		// Approval on: accept waits, approve admits.
 		ev.want(ev.do("PATCH", org+"/settings", key, map[string]any{"auto_approval": false}), 200, "")

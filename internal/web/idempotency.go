@@ -192,6 +192,7 @@ func (s *server) idempotentBy(read readBody, scope func(invite.Actor, string) st
 		}
 		defer done()
 		scope := scope(a, sum)
+		record := scope + "\x00" + key // what a kept answer is bound to
 		prior, err := s.store.BeginIdempotent(r.Context(), scope, key, sum, s.svc.Now(), idempotencyWindow)
 		if err != nil {
 			s.fail(w, r, err)
@@ -206,10 +207,16 @@ func (s *server) idempotentBy(read readBody, scope func(invite.Actor, string) st
 			s.fail(w, r, errorf(invite.CodeConflict, "a request with this Idempotency-Key is still running"))
 			return
 		case prior != nil:
+			body, err := s.svc.OpenAnswer(string(prior.Body), record)
+			if err != nil {
+				s.fail(w, r, errorf(invite.CodeConflict, "the answer kept for this Idempotency-Key cannot be read with this instance's key; "+
+					"what the first request did stands: look it up, or send the request again with a new key"))
+				return
+			}
 			w.Header().Set("Content-Type", contentType(prior.Status))
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.WriteHeader(prior.Status)
-			w.Write(prior.Body)
+			w.Write(body)
 			return
 		}
 		buf := &bufferedWriter{header: w.Header()}
@@ -219,7 +226,8 @@ func (s *server) idempotentBy(read readBody, scope func(invite.Actor, string) st
 		if buf.status >= 500 {
 			err = s.store.AbandonIdempotent(ctx, scope, key)
 		} else {
-			err = s.store.FinishIdempotent(ctx, scope, key, buf.status, buf.body.Bytes())
+			// Kept sealed: a create's or a resend's answer holds a link.
+			err = s.store.FinishIdempotent(ctx, scope, key, buf.status, []byte(s.svc.SealAnswer(buf.body.Bytes(), record)))
 		}
 		if err != nil {
 			s.log.Error("idempotency record", "err", err)
