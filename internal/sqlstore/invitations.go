@@ -124,12 +124,13 @@ func (t *tx) invitationArgs(inv *invite.Invitation, mailDue time.Time, created *
 	if created != nil {
 		byID, by, status, detail = null(created.ActorID), created.Actor, string(created.To), created.Detail
 	}
-	return []any{inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
+	args := make([]any, 0, invitationParams+2) // room for a guarded create's two
+	return append(args, inv.ID, inv.OrgID, inv.Email, inv.FirstName, inv.LastName, inv.Username, inv.Language, inv.Role, inv.Admin,
 		inv.Message, string(inv.Status), null(inv.InviterID), inv.Source, null(inv.ImportID), t.t(inv.CreatedAt),
 		t.t(inv.UpdatedAt), t.t(inv.SentAt), inv.SendCount, t.t(inv.ExpiresAt), inv.RemindedSteps, t.t(inv.AcceptedAt),
 		null(inv.AcceptedUserID), null(inv.ExternalUserID), t.t(inv.DecidedAt), null(inv.DecidedBy), t.t(inv.RevokedAt),
 		inv.DeliveryStatus, inv.DeliveryError, t.t(inv.DeliveredAt), inv.RedirectURL, metadataText(inv.Metadata),
-		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv), t.t(mailDue), byID, by, status, detail}
+		null(inv.TokenHash), null(inv.TokenNonce), searchText(inv), t.t(mailDue), byID, by, status, detail)
 }
 
 // mailOnRow tells whether mail, due with inv's creation, is recorded on
