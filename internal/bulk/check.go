@@ -88,6 +88,9 @@ type Checker struct {
 	// file of all-different values costs no more than no cache at all.
 	langs     map[string]string // value → normalized tag, "" if invalid
 	groupSets map[string]groupSet
+
+	withheld      map[string]bool // roles the uploader may not give (lowercased)
+	withheldAdmin bool            // the admin flag, likewise
 }
 
 type groupSet struct{ groups, unknown []string }
@@ -112,6 +115,17 @@ func NewChecker(d Defaults, roles []string, groups []string) *Checker {
 	d.Groups, _ = c.splitGroups(d.Groups)
 	c.d = d
 	return c
+}
+
+// Withhold marks roles (of the organization) and, with admin, the admin
+// flag as rights the uploader may not give: a row of the file that gives
+// them is invalid. (The defaults were checked with the upload.)
+func (c *Checker) Withhold(roles []string, admin bool) {
+	c.withheld = make(map[string]bool, len(roles))
+	for _, r := range roles {
+		c.withheld[strings.ToLower(r)] = true
+	}
+	c.withheldAdmin = admin
 }
 
 func foldMap(names []string) map[string]string {
@@ -160,6 +174,9 @@ func (c *Checker) Check(rec Record) Row {
 		row.Role = f[ColRole]
 		if r, ok := c.roles[strings.ToLower(row.Role)]; ok {
 			row.Role = r
+			if c.withheld[strings.ToLower(r)] {
+				bad = append(bad, fmt.Sprintf("invalid value for role: you cannot give the role %s (it grants permissions you do not hold)", quote(r)))
+			}
 		} else {
 			bad = append(bad, fmt.Sprintf("invalid value for role: %s is not a role of this organization", quote(row.Role)))
 		}
@@ -168,6 +185,9 @@ func (c *Checker) Check(rec Record) Row {
 		if v, ok := parseBool(f[ColAdmin]); ok {
 			row.Admin = &v
 			row.IsAdmin = v
+			if v && c.withheldAdmin {
+				bad = append(bad, "invalid value for admin: you cannot give the admin flag (it grants every permission, and you do not hold them all)")
+			}
 		} else {
 			bad = append(bad, fmt.Sprintf("invalid value for admin: %s (use true or false, yes or no, 1 or 0)", quote(f[ColAdmin])))
 		}

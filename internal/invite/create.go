@@ -79,6 +79,11 @@ type orgContext struct {
 	roles   []account.Role
 	groups  []account.Group
 	inviter Person
+	grant   grantor // what the actor may give (nil: anything)
+	// For imports (importContext): the roles the actor may not give, and
+	// whether the admin flag is one of them.
+	withheld      []string
+	withheldAdmin bool
 }
 
 // resolved are Options checked against the organization.
@@ -219,7 +224,7 @@ func (s *Service) prepare(ctx context.Context, tx Tx, actor Actor, slug string, 
 	if err != nil {
 		return nil, err
 	}
-	oc := &orgContext{org: org}
+	oc := &orgContext{org: org, grant: s.grantorFor(ctx, tx, actor, org.ID)}
 	if opt.Role == "" || isBuiltInRole(opt.Role) {
 		oc.roles = account.BuiltInRoles()
 	} else if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
@@ -363,6 +368,9 @@ func (oc *orgContext) resolve(opt Options) (*resolved, error) {
 	}
 	if len(errs) > 0 {
 		return nil, invalid(errs...)
+	}
+	if err := oc.grant.check(oc.roles, r.Role, r.Admin); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -570,6 +578,7 @@ func (s *Service) inviteAlone(ctx context.Context, actor Actor, slug, email stri
 	if !ok || org.ID != actor.KeyOrgID {
 		return nil, false
 	}
+	// (An API key may give anything: oc.grant is nil.)
 	oc := &orgContext{org: org, roles: account.BuiltInRoles(), inviter: actorPerson(actor)}
 	r, err := oc.resolve(opt)
 	if err != nil {

@@ -183,7 +183,9 @@ func (s *Service) commit(ctx context.Context, actor Actor, imp *Import) error {
 // missingGroup and groupsByName find nothing to do.
 func (s *Service) recheck(oc *orgContext, importID string) ImportRecheck {
 	rc := ImportRecheck{ImportID: importID, OrgID: oc.org.ID, Limit: importChunk}
-	if len(oc.org.Settings.AllowedDomains) > 0 {
+	// Each row is checked here when the organization limits domains, or
+	// when the committer may not give the admin flag (a row may set it).
+	if len(oc.org.Settings.AllowedDomains) > 0 || oc.withheldAdmin {
 		rc.All = true
 		return rc
 	}
@@ -357,8 +359,13 @@ func importRole(oc *orgContext, row *ImportRow) (role, bad string) {
 	if role == "" {
 		role = account.RoleMember
 	}
-	if !oc.hasRole(role) || role == account.RoleOwner {
+	switch {
+	case !oc.hasRole(role) || role == account.RoleOwner:
 		return "", fmt.Sprintf("invalid value for role: %q is not a role of this organization", role)
+	case slices.Contains(oc.withheld, role):
+		return "", fmt.Sprintf("invalid value for role: you cannot give the role %q (it grants permissions you do not hold)", role)
+	case row.IsAdmin && oc.withheldAdmin:
+		return "", "invalid value for admin: you cannot give the admin flag (it grants every permission, and you do not hold them all)"
 	}
 	return role, ""
 }

@@ -103,6 +103,7 @@ func (s *Service) readPreview(ctx context.Context, imp *Import, oc *orgContext, 
 	}
 	check := bulk.NewChecker(bulk.Defaults{Language: imp.Options.Language, Role: imp.Options.Role,
 		Groups: imp.Options.Groups, Admin: imp.Options.Admin}, roles, groups)
+	check.Withhold(oc.withheld, oc.withheldAdmin)
 	dups := bulk.NewDuplicates(rd.Limits().MaxMemoryAddresses)
 	// Three stages overlap: one goroutine parses the file, a second
 	// checks each row and plans each valid row's invitation (its id and
@@ -306,7 +307,7 @@ func (s *Service) decideRows(ctx context.Context, tx Tx, org *account.Organizati
 // importContext loads what checking a file's rows needs: every role and
 // group of the organization (a file may name any of them).
 func (s *Service) importContext(ctx context.Context, tx Tx, actor Actor, org *account.Organization) (*orgContext, error) {
-	oc := &orgContext{org: org}
+	oc := &orgContext{org: org, grant: s.grantorFor(ctx, tx, actor, org.ID)}
 	var err error
 	if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
 		return nil, err
@@ -317,5 +318,26 @@ func (s *Service) importContext(ctx context.Context, tx Tx, actor Actor, org *ac
 	if oc.inviter, err = s.inviter(ctx, tx, actor, org, ""); err != nil {
 		return nil, err
 	}
+	// A file may name any role and set the admin flag: find what the
+	// actor may not give, now, while the transaction is open.
+	for _, r := range oc.roles {
+		if withheld, err := refused(oc.grant.check(oc.roles, r.Name, false)); err != nil {
+			return nil, err
+		} else if withheld {
+			oc.withheld = append(oc.withheld, r.Name)
+		}
+	}
+	if oc.withheldAdmin, err = refused(oc.grant.check(oc.roles, "", true)); err != nil {
+		return nil, err
+	}
 	return oc, nil
+}
+
+// refused tells a grantor's refusal (true) from its failure (err).
+func refused(err error) (bool, error) {
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeForbidden {
+		return true, nil
+	}
+	return false, err
 }

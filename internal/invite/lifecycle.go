@@ -225,7 +225,7 @@ type Edit struct {
 // Edit changes what a draft or pending invitation grants or says.
 func (s *Service) Edit(ctx context.Context, actor Actor, slug, id string, e Edit) (*Invitation, error) {
 	c, err := s.change(ctx, actor, slug, id, ActionEdit, account.PermManageInvites, func(tx Tx, org *account.Organization, inv *Invitation) (*Created, error) {
-		oc := &orgContext{org: org}
+		oc := &orgContext{org: org, grant: s.grantorFor(ctx, tx, actor, org.ID)}
 		var err error
 		if oc.roles, err = tx.Roles(ctx, org.ID); err != nil {
 			return nil, err

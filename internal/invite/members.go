@@ -78,6 +78,7 @@ func (s *Service) UpdateMember(ctx context.Context, actor Actor, slug, userID st
 			return err
 		}
 		wasOwner := m.Role == account.RoleOwner && m.Active
+		wasRole, wasAdmin := m.Role, m.Admin
 		var errs []account.FieldError
 		if c.Role != nil {
 			if !oc.hasRole(*c.Role) {
@@ -106,6 +107,14 @@ func (s *Service) UpdateMember(ctx context.Context, actor Actor, slug, userID st
 		}
 		if len(errs) > 0 {
 			return invalid(errs...)
+		}
+		// Changing a member needs what they hold, and what they will hold.
+		grant := s.grantorFor(ctx, tx, actor, org.ID)
+		if err := grant.check(oc.roles, wasRole, wasAdmin); err != nil {
+			return err
+		}
+		if err := grant.check(oc.roles, m.Role, m.Admin); err != nil {
+			return err
 		}
 		if wasOwner && !(m.Role == account.RoleOwner && m.Active) {
 			if err := s.keepAnOwner(ctx, tx, org.ID, userID); err != nil {
@@ -174,6 +183,13 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, slug, userID st
 		}
 		if err != nil {
 			return err
+		}
+		roles, err := tx.Roles(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.grantorFor(ctx, tx, actor, org.ID).check(roles, m.Role, m.Admin); err != nil {
+			return err // removing a member needs what they hold
 		}
 		if m.Role == account.RoleOwner && m.Active {
 			if err := s.keepAnOwner(ctx, tx, org.ID, userID); err != nil {
