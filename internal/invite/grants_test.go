@@ -1,13 +1,10 @@
 package invite_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"usher/internal/account"
-	"usher/internal/bulk"
 	"usher/internal/invite"
 	"usher/internal/sqlstore/storetest"
 )
@@ -69,17 +66,7 @@ func TestNoOneGivesMoreThanTheyHold(t *testing.T) {
 		// Imports: the uploader's rows are checked at preview, and the
 		// committer's at commit.
 		upload := func(actor invite.Actor, csv string) *invite.Import {
-			path := filepath.Join(t.TempDir(), "people.csv")
-			if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			rd, f, err := openBench(path, bulk.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			defer rd.Close()
-			imp, run, err := b.svc.StartImport(b.ctx, actor, b.org.Slug, "people.csv", rd, invite.ImportOptions{SendEmail: true})
+			imp, run, err := b.svc.StartImport(b.ctx, actor, b.org.Slug, "people.csv", openCSV(t, csv), invite.ImportOptions{SendEmail: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,16 +16,7 @@ import (
 func TestSweepImports(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
 		b := setup(t, e)
-		path := filepath.Join(t.TempDir(), "people.csv")
-		if err := os.WriteFile(path, []byte("email\nana@example.com\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		rd, f, err := openBench(path, bulk.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		defer rd.Close()
+		rd := openCSV(t, "email\nana@example.com\n")
 		// Started, never run: as if the instance died while reading.
 		imp, _, err := b.svc.StartImport(b.ctx, b.owner, b.org.Slug, "people.csv", rd, invite.ImportOptions{})
 		if err != nil {
@@ -48,4 +39,23 @@ func TestSweepImports(t *testing.T) {
 		_, _, err = b.svc.CommitImport(b.ctx, b.owner, b.org.Slug, imp.ID)
 		wantCode(t, err, invite.CodeInvalidTransition)
 	})
+}
+
+// openCSV opens a CSV file of content for an import; it is closed when
+// the test ends.
+func openCSV(t *testing.T, content string) *bulk.Reader {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "people.csv")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rd, f, err := openBench(path, bulk.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		rd.Close()
+		f.Close()
+	})
+	return rd
 }
