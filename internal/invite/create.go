@@ -369,7 +369,7 @@ func (oc *orgContext) resolve(opt Options) (*resolved, error) {
 	if len(errs) > 0 {
 		return nil, invalid(errs...)
 	}
-	if err := oc.grant.check(oc.roles, r.Role, r.Admin); err != nil {
+	if err := oc.grant.give(oc.roles, r.Role, r.Admin); err != nil {
 		return nil, err
 	}
 	return r, nil

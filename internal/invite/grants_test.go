@@ -28,27 +28,31 @@ func TestNoOneGivesMoreThanTheyHold(t *testing.T) {
 		role := func(r string) *string { return &r }
 		yes := true
 
-		// Inviting.
+		// Giving: refused on the field, as a form shows it.
 		_, err := b.svc.Invite(b.ctx, lead, b.org.Slug, "x1@example.com", invite.Options{Role: account.RoleAdmin})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
+		if !strings.Contains(err.Error(), `role "admin" is not yours to give: it grants`) {
+			t.Errorf("the refusal says %q", err)
+		}
 		_, err = b.svc.Invite(b.ctx, lead, b.org.Slug, "x2@example.com", invite.Options{Admin: true})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 		_, err = b.svc.InviteMany(b.ctx, lead, b.org.Slug, []string{"x3@example.com"}, invite.Options{Role: account.RoleAdmin}, false)
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 		mine := must[*invite.Created](t)(b.svc.Invite(b.ctx, lead, b.org.Slug, "x4@example.com", invite.Options{Role: "lead"}))
 		_, err = b.svc.Edit(b.ctx, lead, b.org.Slug, mine.Invitation.ID, invite.Edit{Role: role(account.RoleAdmin)})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 		theirs := b.invite(t, "x5@example.com", invite.Options{Admin: true})
 		_, err = b.svc.Edit(b.ctx, lead, b.org.Slug, theirs.Invitation.ID, invite.Edit{Message: role("hi")})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 
-		// Members.
+		// Members: setting a role is giving it; changing or removing a
+		// member who holds more is forbidden.
 		_, err = b.svc.UpdateMember(b.ctx, lead, b.org.Slug, plain.UserID, invite.MemberChange{Role: role(account.RoleAdmin)})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 		_, err = b.svc.UpdateMember(b.ctx, lead, b.org.Slug, plain.UserID, invite.MemberChange{Admin: &yes})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 		_, err = b.svc.UpdateMember(b.ctx, lead, b.org.Slug, lead.UserID, invite.MemberChange{Role: role(account.RoleOwner)})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
 		_, err = b.svc.UpdateMember(b.ctx, lead, b.org.Slug, admin.UserID, invite.MemberChange{Groups: &[]string{}})
 		wantCode(t, err, invite.CodeForbidden)
 		wantCode(t, b.svc.RemoveMember(b.ctx, lead, b.org.Slug, admin.UserID), invite.CodeForbidden)
@@ -57,7 +61,10 @@ func TestNoOneGivesMoreThanTheyHold(t *testing.T) {
 		// An administrator holds every permission, but ownership is an
 		// owner's to give.
 		_, err = b.svc.UpdateMember(b.ctx, admin, b.org.Slug, plain.UserID, invite.MemberChange{Role: role(account.RoleOwner)})
-		wantCode(t, err, invite.CodeForbidden)
+		wantCode(t, err, invite.CodeValidation)
+		if !strings.Contains(err.Error(), `role "owner" is given only by an owner`) {
+			t.Errorf("the refusal says %q", err)
+		}
 		_, err = b.svc.UpdateMember(b.ctx, admin, b.org.Slug, b.owner.UserID, invite.MemberChange{Role: role(account.RoleAdmin)})
 		wantCode(t, err, invite.CodeForbidden)
 		must[*account.Member](t)(b.svc.UpdateMember(b.ctx, admin, b.org.Slug, plain.UserID, invite.MemberChange{Admin: &yes}))

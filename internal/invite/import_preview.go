@@ -321,23 +321,18 @@ func (s *Service) importContext(ctx context.Context, tx Tx, actor Actor, org *ac
 	// A file may name any role and set the admin flag: find what the
 	// actor may not give, now, while the transaction is open.
 	for _, r := range oc.roles {
-		if withheld, err := refused(oc.grant.check(oc.roles, r.Name, false)); err != nil {
+		refused, err := oc.grant.refusals(oc.roles, r.Name, false)
+		if err != nil {
 			return nil, err
-		} else if withheld {
+		}
+		if len(refused) > 0 {
 			oc.withheld = append(oc.withheld, r.Name)
 		}
 	}
-	if oc.withheldAdmin, err = refused(oc.grant.check(oc.roles, "", true)); err != nil {
+	refused, err := oc.grant.refusals(oc.roles, "", true)
+	if err != nil {
 		return nil, err
 	}
+	_, oc.withheldAdmin = refused["admin"]
 	return oc, nil
-}
-
-// refused tells a grantor's refusal (true) from its failure (err).
-func refused(err error) (bool, error) {
-	var e *Error
-	if errors.As(err, &e) && e.Code == CodeForbidden {
-		return true, nil
-	}
-	return false, err
 }

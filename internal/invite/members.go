@@ -110,10 +110,10 @@ func (s *Service) UpdateMember(ctx context.Context, actor Actor, slug, userID st
 		}
 		// Changing a member needs what they hold, and what they will hold.
 		grant := s.grantorFor(ctx, tx, actor, org.ID)
-		if err := grant.check(oc.roles, wasRole, wasAdmin); err != nil {
+		if err := grant.change(oc.roles, wasRole, wasAdmin); err != nil {
 			return err
 		}
-		if err := grant.check(oc.roles, m.Role, m.Admin); err != nil {
+		if err := grant.give(oc.roles, m.Role, m.Admin); err != nil {
 			return err
 		}
 		if wasOwner && !(m.Role == account.RoleOwner && m.Active) {
@@ -188,7 +188,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, slug, userID st
 		if err != nil {
 			return err
 		}
-		if err := s.grantorFor(ctx, tx, actor, org.ID).check(roles, m.Role, m.Admin); err != nil {
+		if err := s.grantorFor(ctx, tx, actor, org.ID).change(roles, m.Role, m.Admin); err != nil {
 			return err // removing a member needs what they hold
 		}
 		if m.Role == account.RoleOwner && m.Active {

@@ -303,3 +303,57 @@ func TestNavAPIKeysNeedEverything(t *testing.T) {
 		t.Error("the owner's menu has no API keys")
 	}
 }
+
+// TestConsoleGivesOnlyWhatYouHold: in the console, a role that may
+// invite and manage members but holds less than an administrator is told,
+// beside the choice, that admin is not theirs to give, keeps what was
+// typed, and changes nothing.
+func TestConsoleGivesOnlyWhatYouHold(t *testing.T) {
+	t.Parallel()
+	ev := newEnv(t, storetest.Engines()[0])
+	owner := invite.Actor{UserID: ev.owner.ID, Email: ev.owner.Email}
+	if _, err := ev.svc.CreateRole(ev.ctx, owner, "acme", "lead", []account.Permission{account.PermInvite, account.PermManageMembers}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ email, role string }{{"lee@acme.test", "lead"}, {"mo@acme.test", ""}} {
+		_, token := ev.invite(p.email, invite.Options{Role: p.role})
+		if _, err := ev.svc.Accept(ev.ctx, token, invite.Registration{Password: "a long enough password", FirstName: "X"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := ev.browser()
+	b.signIn("lee@acme.test", "a long enough password")
+	st, _, body := b.post("/admin/orgs/acme/invite", url.Values{"emails": {"new@example.com"}, "role": {"admin"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "is not yours to give") || !strings.Contains(body, "new@example.com") {
+		t.Errorf("inviting as admin = %d; want 422 saying so, with the address kept:\n%s", st, body)
+	}
+	members, _, err := ev.svc.Members(ev.ctx, owner, "acme", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mo string
+	for _, m := range members {
+		if m.User.Email == "mo@acme.test" {
+			mo = m.UserID
+		}
+	}
+	st, h, _ := b.post("/admin/orgs/acme/members/"+mo, url.Values{"role": {"admin"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("making mo admin = %d, want a redirect back with the reason", st)
+	}
+	if _, body := b.get(h.Get("Location")); !strings.Contains(body, "is not yours to give") {
+		t.Error("the members page does not say why mo was not made admin")
+	}
+	if members, _, err = ev.svc.Members(ev.ctx, owner, "acme", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if m.User.Email == "mo@acme.test" && m.Role != account.RoleMember {
+			t.Errorf("mo's role became %q", m.Role)
+		}
+	}
+	page, err := ev.svc.List(ev.ctx, owner, "acme", invite.ListFilter{Query: "new@example.com", Limit: 10})
+	if err != nil || page.Total != 0 {
+		t.Errorf("the refused invite made an invitation: %v, %v", page, err)
+	}
+}
