@@ -57,7 +57,9 @@ const MaxWebhooks = 10
 // events of AddEvent, AddEvents and an invitation's created event), and
 // beside every email delivery outcome, in the same transaction.
 type WebhookStore interface {
-	InsertWebhook(ctx context.Context, w *Webhook) error
+	// InsertWebhook adds w and returns how many endpoints its
+	// organization has now; simultaneous adds count one after the other.
+	InsertWebhook(ctx context.Context, w *Webhook) (int, error)
 	Webhooks(ctx context.Context, orgID string) ([]Webhook, error)
 	// DeleteWebhook removes the endpoint and its messages.
 	DeleteWebhook(ctx context.Context, orgID, id string) error
@@ -92,12 +94,17 @@ func (s *Service) CreateWebhook(ctx context.Context, actor Actor, slug, url, des
 		if err != nil {
 			return err
 		}
+		tooMany := invalid(fieldErr("url", "too_many", fmt.Sprintf("an organization has at most %d webhook endpoints; delete one first", MaxWebhooks)))
 		if len(hooks) >= MaxWebhooks {
-			return invalid(fieldErr("url", "too_many", fmt.Sprintf("an organization has at most %d webhook endpoints; delete one first", MaxWebhooks)))
+			return tooMany
 		}
 		w = &Webhook{ID: NewID(), OrgID: org.ID, URL: url, Description: description, CreatedAt: s.Now(), Secret: newWebhookSecret()}
-		if err := tx.InsertWebhook(ctx, w); err != nil {
+		n, err := tx.InsertWebhook(ctx, w)
+		if err != nil {
 			return err
+		}
+		if n > MaxWebhooks {
+			return tooMany // another add got there first: this one is undone
 		}
 		return s.audit(ctx, tx, org.ID, actor, "webhook.create", w.ID, url)
 	})

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -310,10 +311,24 @@ func TestWebhookPermissions(t *testing.T) {
 		if _, err := b.svc.WebhookMessages(b.ctx, stranger, other.Slug, hook.ID, 10); err == nil {
 			t.Error("another organization's owner listed the endpoint's messages")
 		}
-		for range invite.MaxWebhooks - 1 {
+		for range invite.MaxWebhooks - 3 {
 			if _, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, "https://crm.example.test/more", ""); err != nil {
 				t.Fatal(err)
 			}
+		}
+		// Simultaneous adds past the bound: only as many as fit go in.
+		var wg sync.WaitGroup
+		var added atomic.Int32
+		for range 6 {
+			wg.Go(func() {
+				if _, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, "https://crm.example.test/race", ""); err == nil {
+					added.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if hooks, err := b.svc.Webhooks(b.ctx, b.owner, b.org.Slug); err != nil || len(hooks) != invite.MaxWebhooks || added.Load() != 2 {
+			t.Errorf("6 simultaneous adds to 8 endpoints: %d went in, %d endpoints (%v); want 2 and %d", added.Load(), len(hooks), err, invite.MaxWebhooks)
 		}
 		if _, err := b.svc.CreateWebhook(b.ctx, b.owner, b.org.Slug, "https://crm.example.test/one-too-many", ""); err == nil {
 			t.Errorf("an organization got more than %d endpoints", invite.MaxWebhooks)

@@ -123,26 +123,29 @@ func (t *tx) hookDeliveries(ctx context.Context, typ, detail string, invIDs, ema
 	return nil
 }
 
-func (t *tx) InsertWebhook(ctx context.Context, w *invite.Webhook) error {
+func (t *tx) InsertWebhook(ctx context.Context, w *invite.Webhook) (int, error) {
 	if _, err := t.q.ExecContext(ctx, `INSERT INTO webhooks (id, org_id, url, secret, description, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, w.ID, w.OrgID, w.URL, w.Secret, w.Description, t.t(w.CreatedAt)); err != nil {
-		return fmt.Errorf("sqlstore: insert webhook: %w", err)
+		return 0, fmt.Errorf("sqlstore: insert webhook: %w", err)
 	}
 	return t.countHooks(ctx, w.OrgID, 1)
 }
 
-// countHooks adds delta to the organization's count of endpoints. A create
-// guarded by the organization as remembered (orgcache.go) then writes
-// nothing, so it takes the transactional path, which writes the messages.
-func (t *tx) countHooks(ctx context.Context, orgID string, delta int) error {
+// countHooks adds delta to the organization's count of endpoints and
+// returns the new count. The update holds the organization's row until
+// the transaction ends, so simultaneous adds see each other's counts. A
+// create guarded by the organization as remembered (orgcache.go) then
+// writes nothing, so it takes the transactional path, which writes the
+// messages.
+func (t *tx) countHooks(ctx context.Context, orgID string, delta int) (int, error) {
 	var n int
 	err := t.q.QueryRowContext(ctx, `UPDATE organizations SET webhooks = webhooks + $2 WHERE id = $1 RETURNING webhooks`,
 		orgID, delta).Scan(&n)
 	if err := one(err, "organization"); err != nil {
-		return err
+		return 0, err
 	}
 	t.hookCount(orgID, n)
-	return nil
+	return n, nil
 }
 
 func (t *tx) Webhooks(ctx context.Context, orgID string) ([]invite.Webhook, error) {
@@ -169,7 +172,8 @@ func (t *tx) DeleteWebhook(ctx context.Context, orgID, id string) error {
 	if err := affected(res, err, invite.ErrNotFound); err != nil {
 		return err
 	}
-	return t.countHooks(ctx, orgID, -1)
+	_, err = t.countHooks(ctx, orgID, -1)
+	return err
 }
 
 func (t *tx) WebhookMessages(ctx context.Context, orgID, webhookID string, limit int) ([]invite.WebhookMessage, error) {
