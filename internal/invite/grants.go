@@ -129,11 +129,12 @@ func (g grantor) change(roles []account.Role, role string, admin bool) error {
 	if err != nil || len(refused) == 0 {
 		return err
 	}
-	for _, why := range refused {
-		if why.missing == "" {
-			return errorf(CodeForbidden, "only an owner can change or remove an owner")
-		}
-		return errorf(CodeForbidden, "you cannot change or remove this member: they hold %s, which you do not", why.missing)
+	why, ok := refused["role"]
+	if !ok {
+		why = refused["admin"]
 	}
-	return nil
+	if why.missing == "" {
+		return errorf(CodeForbidden, "only an owner can change or remove an owner")
+	}
+	return errorf(CodeForbidden, "you cannot change or remove this member: they hold %s, which you do not", why.missing)
 }
