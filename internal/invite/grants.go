@@ -29,7 +29,8 @@ type refusal struct {
 }
 
 // grantorFor returns actor's grantor in org. It reads the actor's
-// membership only when asked about a role or flag that grants something.
+// membership and the roles, once, and only when asked about a role or
+// flag that grants something.
 func (s *Service) grantorFor(ctx context.Context, tx Tx, actor Actor, orgID string) grantor {
 	if actor.KeyOrgID != "" || actor.InstanceAdmin || actor.UserID == "" {
 		return nil // every permission (a call without a user passed access as the system)
@@ -50,9 +51,12 @@ func (s *Service) grantorFor(ctx context.Context, tx Tx, actor Actor, orgID stri
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return refusal{}, err
 			}
-			owner = err == nil && m.Active && m.Role == account.RoleOwner
-			if held, err = s.permissions(ctx, tx, orgID, actor.UserID); err != nil {
-				return refusal{}, err
+			if err == nil && m.Active {
+				roles, err := tx.Roles(ctx, orgID)
+				if err != nil {
+					return refusal{}, err
+				}
+				held, owner = permissionsOf(m, roles), m.Role == account.RoleOwner
 			}
 			loaded = true
 		}

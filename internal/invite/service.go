@@ -202,20 +202,25 @@ func (s *Service) permissions(ctx context.Context, tx Tx, orgID, userID string) 
 	if !m.Active {
 		return nil, nil
 	}
-	granted := []account.Permission{}
-	if m.Admin {
-		granted = append(granted, account.AllPermissions...)
-	}
 	roles, err := tx.Roles(ctx, orgID)
 	if err != nil {
 		return nil, err
+	}
+	return permissionsOf(m, roles), nil
+}
+
+// permissionsOf is what the active membership m grants, among roles.
+func permissionsOf(m *account.Membership, roles []account.Role) []account.Permission {
+	granted := []account.Permission{}
+	if m.Admin {
+		granted = append(granted, account.AllPermissions...)
 	}
 	for _, r := range roles {
 		if r.Name == m.Role {
 			granted = append(granted, r.Permissions...)
 		}
 	}
-	return granted, nil
+	return granted
 }
 
 // Permissions returns what actor may do in the organization slug (every

@@ -30,7 +30,8 @@ const KeySize = 32
 
 // Tokens issues and recognizes invitation tokens with one instance key.
 type Tokens struct {
-	key []byte
+	key     []byte
+	answers cipher.AEAD // seals kept answers (SealAnswer)
 }
 
 // NewTokens returns a token issuer for key (KeySize bytes).
@@ -38,7 +39,7 @@ func NewTokens(key []byte) (*Tokens, error) {
 	if len(key) < KeySize {
 		return nil, errors.New("invite: instance key must be at least 32 bytes")
 	}
-	return &Tokens{key: key}, nil
+	return &Tokens{key: key, answers: answerCipher(key)}, nil
 }
 
 // NewNonce draws a fresh 256-bit nonce.
@@ -106,8 +107,9 @@ const sealedPrefix = "usher-sealed-v1:"
 // cannot open (the key changed, or the record was altered).
 var ErrUnsealable = errors.New("invite: the kept answer cannot be opened with this instance key")
 
-func (t *Tokens) answerCipher() cipher.AEAD {
-	m := hmac.New(sha256.New, t.key)
+// answerCipher is AES-256-GCM under a key derived from the instance key.
+func answerCipher(key []byte) cipher.AEAD {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("usher/answers/v1"))
 	block, err := aes.NewCipher(m.Sum(nil))
 	if err != nil {
@@ -122,10 +124,9 @@ func (t *Tokens) answerCipher() cipher.AEAD {
 
 // SealAnswer seals answer, to be kept under the record named by record.
 func (t *Tokens) SealAnswer(answer []byte, record string) string {
-	aead := t.answerCipher()
-	nonce := make([]byte, aead.NonceSize())
+	nonce := make([]byte, t.answers.NonceSize())
 	rand.Read(nonce)
-	return sealedPrefix + base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, answer, []byte(record)))
+	return sealedPrefix + base64.RawURLEncoding.EncodeToString(t.answers.Seal(nonce, nonce, answer, []byte(record)))
 }
 
 // OpenAnswer returns the answer SealAnswer sealed under record.
@@ -135,11 +136,11 @@ func (t *Tokens) OpenAnswer(kept string, record string) ([]byte, error) {
 		return []byte(kept), nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(sealed)
-	aead := t.answerCipher()
-	if err != nil || len(b) < aead.NonceSize() {
+	n := t.answers.NonceSize()
+	if err != nil || len(b) < n {
 		return nil, ErrUnsealable
 	}
-	answer, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], []byte(record))
+	answer, err := t.answers.Open(nil, b[:n], b[n:], []byte(record))
 	if err != nil {
 		return nil, ErrUnsealable
 	}
